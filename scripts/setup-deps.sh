@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every system dependency of clipclap from Debian's packages.
+# Called by the README's commands and by .ci/run; safe to run again (apt skips what is there).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-dev libdnnl-dev                      # GEMM back ends (OpenBLAS is the default, see README)
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
+  libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
+  nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
+  libgtest-dev                                     # tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-deps: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+echo "setup-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,9 @@
+// The clipclap subcommands. Each takes the arguments after its name and returns the exit code.
+#pragma once
+
+namespace cc {
+
+int cmd_embed(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+
+}  // namespace cc

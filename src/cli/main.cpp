@@ -1,0 +1,34 @@
+// clipclap: text, images and audio in one embedding space.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: clipclap <command> [options]\n"
+    "\n"
+    "Embeds text and images (CLIP) into one 512-d space; audio (CLAP) is on its way.\n"
+    "\n"
+    "commands:\n"
+    "  embed    embed texts and images with a model directory, one JSON line per input\n"
+    "  bench    time this engine's towers on a model (scripts/bench.py compares with ONNX Runtime and PyTorch)\n"
+    "  help     show this text\n"
+    "\n"
+    "Run 'clipclap <command> --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "embed") return cc::cmd_embed(argc - 2, argv + 2);
+  if (command == "bench") return cc::cmd_bench(argc - 2, argv + 2);
+  std::fprintf(stderr, "clipclap: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,45 @@
+// Whole-file reads, read-only memory maps, and writes that never leave a partial file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace cc {
+
+Result<std::vector<uint8_t>> read_file(const std::string& path);
+Result<nlohmann::json> read_json(const std::string& path);
+
+// A read-only mapping of a whole file. Weights are read from it in place, never copied.
+class MappedFile {
+ public:
+  static Result<std::shared_ptr<MappedFile>> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+// Writes to "<path>.tmp-<pid>" then renames, so a failed command leaves no partial output.
+Status write_file_atomic(const std::string& path, const void* data, size_t size);
+
+bool is_directory(const std::string& path);
+bool is_file(const std::string& path);
+std::string join_path(const std::string& dir, const std::string& name);
+
+}  // namespace cc

@@ -1,0 +1,162 @@
+#include "core/safetensors.h"
+
+#include <cstring>
+#include <limits>
+
+namespace cc {
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+float half_to_float(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalise
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400u)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);  // inf or NaN
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bfloat16_to_float(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+static size_t dtype_size(const std::string& dtype) {
+  if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+  if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+  if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2") return 1;
+  return 0;
+}
+
+Result<SafeTensors> SafeTensors::open(const std::string& path) {
+  CC_TRY(auto file, MappedFile::open(path));
+  const size_t size = file->size();
+  if (size < 8) return error(path + ": not a safetensors file (shorter than its 8-byte header length)");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->data()[i];
+  if (header_len > size - 8 || header_len > (100u << 20))
+    return error(path + ": not a safetensors file (header length " + std::to_string(header_len) +
+                 " exceeds the file)");
+  const char* hdr = reinterpret_cast<const char*>(file->data() + 8);
+  auto j = nlohmann::json::parse(hdr, hdr + header_len, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return error(path + ": safetensors header is not a JSON object");
+
+  SafeTensors st;
+  st.file_ = file;
+  st.data_start_ = 8 + header_len;
+  const size_t data_size = size - st.data_start_;
+  for (auto& [name, info] : j.items()) {
+    if (name == "__metadata__") continue;
+    auto bad = [&](const std::string& why) { return error(path + ": tensor '" + name + "': " + why); };
+    if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+      return bad("header entry lacks dtype, shape or data_offsets");
+    const auto& dt = info["dtype"];
+    const auto& sh = info["shape"];
+    const auto& off = info["data_offsets"];
+    if (!dt.is_string() || !sh.is_array() || !off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+        !off[1].is_number_unsigned())
+      return bad("malformed header entry");
+    Entry e;
+    e.dtype = dt.get<std::string>();
+    size_t esize = dtype_size(e.dtype);
+    if (esize == 0) return bad("unknown dtype " + e.dtype);
+    uint64_t numel = 1;
+    for (auto& d : sh) {
+      if (!d.is_number_unsigned()) return bad("shape entries must be non-negative integers");
+      uint64_t v = d.get<uint64_t>();
+      if (v != 0 && numel > std::numeric_limits<uint64_t>::max() / 8 / v) return bad("shape overflows");
+      numel *= v;
+      e.shape.push_back(static_cast<int64_t>(v));
+    }
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    if (e.begin > e.end || e.end > data_size) return bad("data offsets lie outside the file (truncated?)");
+    if (e.end - e.begin != numel * esize)
+      return bad("data size " + std::to_string(e.end - e.begin) + " does not match shape " + shape_string(e.shape) +
+                 " of " + e.dtype);
+    st.entries_.emplace(name, std::move(e));
+  }
+  return st;
+}
+
+std::vector<std::string> SafeTensors::names() const {
+  std::vector<std::string> out;
+  for (auto& [name, e] : entries_) out.push_back(name);
+  return out;
+}
+
+Result<Tensor> SafeTensors::get(const std::string& name) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return error(path() + ": missing tensor '" + name + "'");
+  const Entry& e = it->second;
+  Tensor t;
+  t.shape = e.shape;
+  const uint8_t* raw = file_->data() + data_start_ + e.begin;
+  const size_t n = static_cast<size_t>(t.numel());
+
+  if (auto c = converted_index_.find(name); c != converted_index_.end()) {
+    t.data = c->second;
+    return t;
+  }
+  if (e.dtype == "F32" && reinterpret_cast<uintptr_t>(raw) % alignof(float) == 0) {
+    t.data = reinterpret_cast<const float*>(raw);  // in place: the weights are never copied
+    return t;
+  }
+  std::vector<float> buf(n);
+  if (e.dtype == "F32") {
+    std::memcpy(buf.data(), raw, n * 4);  // misaligned data section: the one case fp32 is copied
+  } else if (e.dtype == "F16" || e.dtype == "BF16") {
+    const bool half = e.dtype == "F16";
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t v = static_cast<uint16_t>(raw[2 * i] | (raw[2 * i + 1] << 8));
+      buf[i] = half ? half_to_float(v) : bfloat16_to_float(v);
+    }
+  } else {
+    return error(path() + ": tensor '" + name + "' has dtype " + e.dtype + "; expected F32, F16 or BF16");
+  }
+  copied_bytes_ += n * sizeof(float);
+  converted_.push_back(std::move(buf));
+  t.data = converted_.back().data();
+  converted_index_[name] = t.data;
+  return t;
+}
+
+Result<Tensor> SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape) {
+  CC_TRY(Tensor t, get(name));
+  if (t.shape != shape)
+    return error(path() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", expected " +
+                 shape_string(shape));
+  return t;
+}
+
+}  // namespace cc

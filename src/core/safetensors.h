@@ -1,0 +1,62 @@
+// Reads Hugging Face safetensors files: fp32 tensors are used in place from a memory map
+// (no copy); fp16 and bf16 tensors are converted to fp32 once, when first requested.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/file.h"
+#include "core/result.h"
+
+namespace cc {
+
+// A read-only fp32 view. Owned by the SafeTensors it came from, which must outlive it.
+struct Tensor {
+  const float* data = nullptr;
+  std::vector<int64_t> shape;
+
+  int64_t numel() const;
+  int64_t dim(size_t i) const { return shape.at(i); }
+};
+
+std::string shape_string(const std::vector<int64_t>& shape);
+
+class SafeTensors {
+ public:
+  static Result<SafeTensors> open(const std::string& path);
+
+  bool contains(const std::string& name) const { return entries_.count(name) != 0; }
+  std::vector<std::string> names() const;
+  const std::string& path() const { return file_->path(); }
+
+  // The named tensor as fp32. Fails, naming the tensor, if it is absent or (with `shape`)
+  // has another shape, or its dtype is not F32, F16 or BF16.
+  Result<Tensor> get(const std::string& name);
+  Result<Tensor> get(const std::string& name, const std::vector<int64_t>& shape);
+
+  // Bytes copied so far: only converted (non-fp32) or misaligned tensors are copied.
+  size_t copied_bytes() const { return copied_bytes_; }
+
+ private:
+  struct Entry {
+    std::string dtype;
+    std::vector<int64_t> shape;
+    size_t begin = 0, end = 0;  // byte range within the data section
+  };
+
+  std::shared_ptr<MappedFile> file_;
+  size_t data_start_ = 0;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, const float*> converted_index_;
+  std::deque<std::vector<float>> converted_;  // deque: element addresses stay stable
+  size_t copied_bytes_ = 0;
+};
+
+float half_to_float(uint16_t h);
+float bfloat16_to_float(uint16_t b);
+
+}  // namespace cc

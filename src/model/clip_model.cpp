@@ -1,0 +1,97 @@
+#include "model/clip_model.h"
+
+#include <sys/stat.h>
+
+#include "core/file.h"
+
+namespace cc {
+
+Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
+  auto in_dir = [&](const Error& e) { return e.context("model " + dir); };
+  if (!is_directory(dir)) return error("model " + dir + ": not a directory");
+
+  std::unique_ptr<ClipModel> m(new ClipModel());
+  m->dir_ = dir;
+  const std::string config_path = join_path(dir, "config.json");
+  auto config = read_json(config_path);
+  if (!config.ok()) return in_dir(config.error());
+
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"));
+  if (!weights.ok()) {
+    if (is_file(join_path(dir, "pytorch_model.bin")))
+      return error("model " + dir + ": has only pytorch_model.bin; convert it to model.safetensors first");
+    return in_dir(weights.error());
+  }
+  m->weights_ = std::move(weights).value();
+  struct stat st {};
+  if (stat(m->weights_.path().c_str(), &st) == 0) m->weight_file_bytes_ = static_cast<size_t>(st.st_size);
+
+  auto tokenizer = ClipTokenizer::load(join_path(dir, "tokenizer.json"));
+  if (!tokenizer.ok()) return in_dir(tokenizer.error());
+  m->tokenizer_ = std::move(tokenizer).value();
+
+  auto pre_json = read_json(join_path(dir, "preprocessor_config.json"));
+  if (!pre_json.ok()) return in_dir(pre_json.error());
+  auto pre = read_clip_image_preprocess_config(pre_json.value());
+  if (!pre.ok()) return in_dir(pre.error().context("preprocessor_config.json"));
+  m->preprocess_ = pre.value();
+
+  auto text_config = read_clip_text_config(config.value());
+  if (!text_config.ok()) return in_dir(text_config.error().context("config.json"));
+  auto vision_config = read_clip_vision_config(config.value());
+  if (!vision_config.ok()) return in_dir(vision_config.error().context("config.json"));
+  const auto out = clip_output_size(m->preprocess_);
+  if (out[0] != vision_config->image_size || out[1] != vision_config->image_size)
+    return error("model " + dir + ": preprocessor produces " + std::to_string(out[0]) + "x" + std::to_string(out[1]) +
+                 " pixels but the vision tower takes " + std::to_string(vision_config->image_size));
+
+  auto text = ClipTextTower::load(m->weights_, text_config.value());
+  if (!text.ok()) return in_dir(text.error());
+  m->text_ = std::move(text).value();
+  auto vision = ClipVisionTower::load(m->weights_, vision_config.value());
+  if (!vision.ok()) return in_dir(vision.error());
+  m->vision_ = std::move(vision).value();
+  if (m->text_.config().projection_dim != m->vision_.config().projection_dim)
+    return error("model " + dir + ": text and vision projections differ in size");
+  return m;
+}
+
+Result<std::vector<int32_t>> ClipModel::tokenize(const std::string& text) const {
+  return tokenizer_.encode(text, text_.config().max_positions);
+}
+
+Result<Embeddings> ClipModel::embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const {
+  return text_.embed(ids);
+}
+
+Result<Embeddings> ClipModel::embed_texts(const std::vector<std::string>& texts) const {
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto t = tokenize(texts[i]);
+    if (!t.ok()) return t.error().context("text " + std::to_string(i));
+    ids.push_back(std::move(t).value());
+  }
+  return text_.embed(ids);
+}
+
+std::vector<float> ClipModel::pixel_values(const Image& image) const { return clip_pixel_values(image, preprocess_); }
+
+Result<Embeddings> ClipModel::embed_pixel_values(const std::vector<float>& pixels, int count) const {
+  const auto& c = vision_.config();
+  const size_t per_image = static_cast<size_t>(c.channels) * c.image_size * c.image_size;
+  if (count < 0 || pixels.size() != per_image * static_cast<size_t>(count))
+    return error("pixel_values hold " + std::to_string(pixels.size()) + " floats, expected " +
+                 std::to_string(per_image * std::max(count, 0)));
+  return vision_.embed(pixels.data(), count);
+}
+
+Result<Embeddings> ClipModel::embed_images(const std::vector<Image>& images) const {
+  std::vector<float> pixels;
+  for (const Image& img : images) {
+    std::vector<float> p = pixel_values(img);
+    pixels.insert(pixels.end(), p.begin(), p.end());
+  }
+  return embed_pixel_values(pixels, static_cast<int>(images.size()));
+}
+
+}  // namespace cc
