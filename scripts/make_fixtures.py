@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Builds the committed test fixtures: tiny random-weight checkpoints made with `transformers`
+from configs (nothing is downloaded), inputs made here, and Hugging Face's outputs for them.
+
+    scripts/make_fixtures.py            # writes tests/fixtures/
+
+The C++ tests read only what this writes; they never need Python. Re-running it gives the same
+files: every random draw is seeded.
+"""
+import argparse
+import gzip
+import importlib.metadata
+import io
+import json
+import random
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures"
+
+# CLIP ViT-B/32's preprocessor_config.json, as published with openai/clip-vit-base-patch32.
+CLIP_PREPROCESSOR = {
+    "crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+    "feature_extractor_type": "CLIPFeatureExtractor",
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "resample": 3, "size": 224,
+}
+
+# Tiny checkpoints: different widths, heads, depths, activations, dtypes, pooling rules, patch sizes.
+CLIP_MODELS = {
+    "clip-tiny-a": dict(  # fp16 weights; legacy eos_token_id 2 (argmax pooling) as in the real checkpoint
+        dtype=torch.float16, projection_dim=16, preprocessor=CLIP_PREPROCESSOR,
+        text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  bos_token_id=0, eos_token_id=2, pad_token_id=1),
+        vision=dict(hidden_size=32, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+                    image_size=224, patch_size=32)),
+    "clip-tiny-b": dict(  # bf16; eos_token_id 49407 (first-eos pooling); odd patch 15 that leaves a remainder
+        dtype=torch.bfloat16, projection_dim=24, preprocessor=CLIP_PREPROCESSOR,
+        text=dict(hidden_size=24, intermediate_size=40, num_hidden_layers=3, num_attention_heads=2,
+                  hidden_act="gelu"),
+        vision=dict(hidden_size=48, intermediate_size=64, num_hidden_layers=3, num_attention_heads=3,
+                    image_size=224, patch_size=15, hidden_act="gelu")),
+    "clip-tiny-c": dict(  # fp32 (mapped in place); 64-pixel input with its own preprocessor config
+        dtype=torch.float32, projection_dim=8,
+        preprocessor=dict(CLIP_PREPROCESSOR, crop_size={"height": 64, "width": 64}, size={"shortest_edge": 64}),
+        text=dict(hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2),
+        vision=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                    image_size=64, patch_size=16)),
+}
+
+EMBED_TEXTS = [
+    "a photo of a cat",
+    "",
+    "A DOG running on the beach at sunset!!",
+    "the sound of rain on a tin roof",
+    "日本語のテキストと emoji 😀👍🏽",
+    "don't stop believin' — it's 3:14 a.m.",
+    "x <|endoftext|> y",
+    " ".join(["word"] * 100),  # longer than 77 tokens: truncated, eos kept
+]
+
+
+def build_tokenizer(out: Path) -> CLIPTokenizerFast:
+    """The real CLIP BPE tokenizer, from the vocabulary file PyPI's open_clip_torch ships."""
+    gz = [f for f in importlib.metadata.files("open_clip_torch") if f.name == "bpe_simple_vocab_16e6.txt.gz"][0]
+    lines = gzip.open(gz.locate()).read().decode("utf-8").split("\n")
+    merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
+    vocab = list(bytes_to_unicode().values())
+    vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    work = out / "_build"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
+    (work / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    tok = CLIPTokenizerFast(vocab_file=str(work / "vocab.json"), merges_file=str(work / "merges.txt"),
+                            pad_token="<|endoftext|>", model_max_length=77)
+    tok.save_pretrained(str(out))
+    shutil.rmtree(work)
+    for name in ("vocab.json", "merges.txt"):  # tokenizer.json holds both; keep the fixtures small
+        (out / name).unlink(missing_ok=True)
+    return CLIPTokenizerFast.from_pretrained(str(out))
+
+
+def hard_strings() -> list:
+    s = [
+        "", " ", "   ", "\t\n\r", "\u00a0", "\u3000\u3000", "\u200b", "a\u200bb", "a\u00a0b", "a\u2028b\u2029c",
+        "a\x1cb", "a\u0085b", "\x00", "\x7f\x01\x02", "tab\tseparated\tvalues", "line\nbreaks\r\nhere",
+        "café", "naïve résumé", "cafe\u0301", "A\u030a", "Å", "ﬁ ﬂ ﬃ", "İstanbul", "ΣΑΣ σας", "Straße STRASSE",
+        "ǅemal ǈ ǋ", "Ⅻ Ⅳ ⅷ", "½ ¼ ¾ ² ³", "①②③", "٣٤٥ ١٢٣", "१२३ ๑๒๓", "𝟙𝟚𝟛", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "q\u0303 e\u0301\u0301",
+        "日本語", "中文字符测试", "한국어 텍스트", "ひらがなカタカナ", "Привет, мир!", "Ελληνικά", "עברית", "العربية",
+        "हिन्दी", "ไทย", "ქართული", "Հայերեն", "mixed Латиница and кириллица", "abc日本def", "1日2本3",
+        "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇺🇳🇫🇷", "❤️", "☃", "🎉🎉🎉", "emoji😀inside", "a😀b😀c",
+        "!!!", "???!!!...", "...", "…", "---", "—–-", "«quotes»", "“smart” ‘quotes’", "((()))", "[x]{y}<z>",
+        "@#$%^&*", "~`|\\/", "a.b,c;d:e", "a!b?c", "'", "''", "'''", "x''s", "!'s", "'s", "'S", "'ll'", "''ll",
+        "I'm", "you'll", "they've", "we'd", "it's", "CAN'T", "Don't", "o'clock", "rock'n'roll", "it’s", "'re'",
+        "3.14159", "1,000,000", "2024-01-01", "12:30pm", "0x1F", "1e-10", "100%", "$5.99", "#1", "007",
+        "&amp;", "&lt;b&gt;bold&lt;/b&gt;", "&#39;", "&nbsp;", "<b>bold</b>", "<a href='x'>link</a>",
+        "https://example.com/path?q=1&r=2", "user@example.com", "C:\\Windows\\System32", "/usr/bin/env",
+        "def f(x): return x**2", "int main() { return 0; }", "SELECT * FROM t;", "a_b_c", "camelCaseWord",
+        "<|startoftext|>", "<|endoftext|>", "<|ENDOFTEXT|>", "<|endoftext|><|endoftext|>", "a<|endoftext|>b",
+        "<|startoftext|>hello<|endoftext|>", "<|endoftext", "|endoftext|>", "< |endoftext| >",
+        "A" * 300, "ab" * 200, "!" * 150, "1" * 100, "supercalifragilisticexpialidocious",
+        "pneumonoultramicroscopicsilicovolcanoconiosis", "HELLO World", "hElLo WoRlD",
+        "\ue000\uf8ff", "\U000f0000", "\ufeffBOM", "\u202eRTL override", "\u200d", "a\u200db", "\u0301",
+    ]
+    # 1000-word text.
+    words = ("the quick brown fox jumps over a lazy dog while rain falls softly on the old tin roof "
+             "and children laugh in the distance near the river bank").split()
+    rng = random.Random(7)
+    s.append(" ".join(rng.choice(words) for _ in range(1000)))
+    # Random strings from a pool spanning the categories that matter to the split.
+    pool = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + \
+        list(" \t\n\u00a0\u3000.,;:!?'\"-—…()[]{}<>@#$%&*/\\|~`^_+=") + \
+        list("éèêëàâäôöûüçñßøåæœİıΣσςΩ") + list("日本語中文한국어ひらがなカタカナ") + \
+        list("Привет") + list("العربية") + list("हिन्दी") + \
+        ["😀", "👍", "🏽", "\u200d", "❤", "\ufe0f", "🇫", "🇷", "\u0301", "\u0303", "½", "²", "①", "٣", "Ⅻ", "𝟙"] + \
+        ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "<|endoftext|>", "&amp;", "&#39;"]
+    for _ in range(420):
+        n = rng.randint(1, 40)
+        s.append("".join(rng.choice(pool) for _ in range(n)))
+    return s
+
+
+def write_raw_png(path: Path, width: int, height: int, bit_depth: int, color_type: int, rows: list):
+    """A minimal PNG writer for layouts Pillow cannot save (16-bit RGB, 2-bit gray)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + r for r in rows)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) +
+                     chunk(b"IEND", b""))
+
+
+def synthetic_rgb(w: int, h: int, seed: int) -> np.ndarray:
+    """Smooth gradients, a few shapes and mild noise: detail for the resize, small once compressed."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        fx, fy, ph = rng.uniform(0.5, 6, 3)
+        img[..., c] = 127 + 90 * np.sin(2 * np.pi * (fx * x / max(w, 1) + fy * y / max(h, 1)) + ph * 3)
+    for _ in range(4):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.3) * max(w, h)
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.uniform(0, 255, 3)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_images(out: Path) -> list:
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+
+    def save(name, im, **kw):
+        im.save(out / name, **kw)
+        names.append(name)
+
+    rgb = lambda w, h, s: Image.fromarray(synthetic_rgb(w, h, s))
+    save("photo_420.jpg", rgb(640, 480, 1), quality=90)
+    save("photo_444.jpg", rgb(500, 375, 2), quality=95, subsampling=0)
+    save("progressive.jpg", rgb(300, 400, 3), quality=85, progressive=True)
+    save("gray.jpg", rgb(320, 240, 4).convert("L"), quality=90)
+    save("cmyk.jpg", rgb(256, 192, 5).convert("CMYK"), quality=90)
+    save("large_4000x3000.jpg", rgb(4000, 3000, 6), quality=40)
+    save("wide_1000x100.jpg", rgb(1000, 100, 7), quality=90)
+    save("tiny_1x1.png", rgb(1, 1, 8))
+    save("tall_1x2000.png", rgb(1, 2000, 9))
+    save("flat_2000x1.png", rgb(2000, 1, 10))
+    save("odd_7x5.png", rgb(7, 5, 11))
+    rgba = rgb(300, 200, 12).convert("RGBA")
+    a = np.array(rgba)
+    a[..., 3] = np.linspace(0, 255, 300, dtype=np.uint8)[None, :]
+    a[:50, :50, 3] = 0  # fully transparent corner: its colour must survive, not turn black
+    save("rgba.png", Image.fromarray(a, "RGBA"))
+    save("la.png", rgb(120, 90, 13).convert("LA"))
+    pal = rgb(200, 150, 14).quantize(64)
+    pal.info["transparency"] = 3
+    save("palette_trns.png", pal, transparency=3)
+    g16 = (synthetic_rgb(64, 48, 15)[..., 0].astype(np.uint16) * 4)  # up to 1020: Pillow clips at 255
+    save("gray16.png", Image.fromarray(g16, "I;16"))
+    rows16 = [synthetic_rgb(40, 30, 16)[y].astype(">u2").tobytes() for y in range(30)]
+    rows16 = [(np.frombuffer(r, ">u2").astype(np.uint32) * 257 + 3).astype(">u2").tobytes() for r in rows16]
+    write_raw_png(out / "rgb16.png", 40, 30, 16, 2, rows16)
+    names.append("rgb16.png")
+    g2 = synthetic_rgb(33, 20, 17)[..., 1] // 64
+    rows2 = [np.packbits(np.unpackbits(g2[y].astype(np.uint8)[:, None], axis=1)[:, 6:].reshape(-1)).tobytes()
+             for y in range(20)]
+    write_raw_png(out / "gray2bit.png", 33, 20, 2, 0, rows2)
+    names.append("gray2bit.png")
+    frames = [rgb(120, 90, 20 + i).quantize(32) for i in range(3)]
+    save("anim.gif", frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    save("still.webp", rgb(160, 120, 30), quality=80)
+    wa = np.array(rgb(150, 100, 31).convert("RGBA"))
+    wa[..., 3] = 128
+    wa[:20, :20, 3] = 0
+    save("alpha.webp", Image.fromarray(wa, "RGBA"), quality=80)
+    save("lossless.webp", rgb(100, 80, 32), lossless=True)
+    save("anim.webp", rgb(90, 60, 33), save_all=True, append_images=[rgb(90, 60, 34)], duration=100, lossless=True)
+    save("rgb24.bmp", rgb(61, 47, 40))
+    save("rgba32.bmp", rgb(40, 30, 41).convert("RGBA"))
+    save("palette8.bmp", rgb(50, 40, 42).quantize(200))
+    save("gray8.bmp", rgb(30, 20, 43).convert("L"))
+    save("bilevel.bmp", rgb(37, 20, 44).convert("1"))
+    return names
+
+
+def to_uint8(pixel_values: np.ndarray, mean, std) -> np.ndarray:
+    """Recovers the 8-bit image Pillow produced from HF's normalised pixel_values."""
+    v = (pixel_values * np.array(std, np.float64)[:, None, None] + np.array(mean, np.float64)[:, None, None]) * 255
+    r = np.round(v)
+    assert np.abs(v - r).max() < 1e-3, "pixel_values are not an exact function of 8-bit values"
+    return r.astype(np.uint8).transpose(1, 2, 0)
+
+
+def make_clip(name: str, spec: dict, tokenizer_dir: Path, images_dir: Path, image_names: list, tokenizer) -> dict:
+    torch.manual_seed(sum(map(ord, name)))
+    config = CLIPConfig(text_config=spec["text"], vision_config=spec["vision"], projection_dim=spec["projection_dim"])
+    model = CLIPModel._from_config(config, attn_implementation="eager").eval()
+    # Widen the tiny init so every layer matters to the output; round to the storage dtype.
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.mul_(4.0)
+            p.copy_(p.to(spec["dtype"]).to(torch.float32))
+    d = OUT / "models" / name
+    d.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(str(d))
+    save_file({k: v.to(spec["dtype"]).contiguous() for k, v in model.state_dict().items()},
+              str(d / "model.safetensors"), metadata={"format": "pt"})
+    (d / "preprocessor_config.json").write_text(json.dumps(spec["preprocessor"], indent=2) + "\n")
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        link = d / f
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("..") / ".." / tokenizer_dir.name / f)
+
+    # The reference is what HF computes after loading the saved checkpoint.
+    model = CLIPModel.from_pretrained(str(d), attn_implementation="eager").eval()
+    proc = CLIPImageProcessor(**spec["preprocessor"])
+    ref = {"model": name, "texts": [], "images": []}
+    with torch.no_grad():
+        enc = tokenizer(EMBED_TEXTS, padding=True, truncation=True, max_length=77, return_tensors="pt")
+        t = model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+        t = torch.nn.functional.normalize(t, dim=-1)
+        for i, text in enumerate(EMBED_TEXTS):
+            ids = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
+            ref["texts"].append({"text": text, "ids": ids, "embedding": t[i].tolist()})
+        pvs = []
+        for n in image_names:
+            with Image.open(images_dir / n) as im:
+                pvs.append(proc(images=im, return_tensors="pt", input_data_format="channels_last")["pixel_values"])
+        v = model.get_image_features(pixel_values=torch.cat(pvs))
+        v = torch.nn.functional.normalize(v, dim=-1)
+        for i, n in enumerate(image_names):
+            ref["images"].append({"file": n, "embedding": v[i].tolist()})
+    (OUT / "reference" / f"{name}.json").write_text(json.dumps(ref) + "\n")
+    return ref
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.parse_args()
+    torch.set_num_threads(2)
+    (OUT / "reference").mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = OUT / "clip-tokenizer"
+    tokenizer = build_tokenizer(tokenizer_dir)
+
+    strings = hard_strings()
+    cases = []
+    for s in strings:
+        full = tokenizer(s, add_special_tokens=True)["input_ids"]
+        cut = tokenizer(s, truncation=True, max_length=77)["input_ids"]
+        cases.append({"text": s, "ids": cut, "ids_full": full})
+    (OUT / "reference" / "clip_tokenizer.json").write_text(json.dumps(cases, ensure_ascii=False) + "\n")
+    print(f"tokenizer: {len(cases)} strings")
+
+    images_dir = OUT / "images"
+    names = make_images(images_dir)
+    # Pixel references with the real CLIP preprocessor: the 8-bit image after resize + crop
+    # (PNG), and the full float tensor for two images.
+    proc = CLIPImageProcessor(**CLIP_PREPROCESSOR)
+    pix_dir = OUT / "pixels"
+    pix_dir.mkdir(exist_ok=True)
+    for n in names:
+        with Image.open(images_dir / n) as im:
+            pv = proc(images=im, return_tensors="np", input_data_format="channels_last")["pixel_values"][0]
+        Image.fromarray(to_uint8(pv, CLIP_PREPROCESSOR["image_mean"], CLIP_PREPROCESSOR["image_std"])).save(
+            pix_dir / (n + ".png"))
+        if n in ("photo_420.jpg", "rgba.png"):
+            pv.astype("<f4").tofile(pix_dir / (n + ".f32"))
+    print(f"images: {len(names)}")
+
+    for name, spec in CLIP_MODELS.items():
+        make_clip(name, spec, tokenizer_dir, images_dir, names, tokenizer)
+        print(f"model: {name}")
+
+
+if __name__ == "__main__":
+    main()

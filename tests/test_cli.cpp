@@ -1,0 +1,85 @@
+// The clipclap binary as a user runs it.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "test_util.h"
+
+namespace cc {
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+Run run(const std::string& args, bool merge_stderr = false) {
+  const std::string cmd = std::string(CLIPCLAP_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kModel = "embed --model " + test::fixture("models/clip-tiny-a");
+
+TEST(Cli, EmbedPrintsOneJsonLinePerInputInOrder) {
+  auto r = run(kModel + " --text 'a photo of a cat' --image " + test::fixture("images/photo_420.jpg") + " --text ''");
+  ASSERT_EQ(r.code, 0);
+  std::istringstream lines(r.out);
+  const auto ref = test::fixture_json("reference/clip-tiny-a.json");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);
+  const std::vector<std::string> modality = {"text", "image", "text"};
+  const std::vector<nlohmann::json> want = {ref["texts"][0]["embedding"], ref["images"][0]["embedding"],
+                                            ref["texts"][1]["embedding"]};
+  ASSERT_EQ(ref["images"][0]["file"], "photo_420.jpg");
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(rows[i]["index"], i);
+    EXPECT_EQ(rows[i]["modality"], modality[i]);
+    EXPECT_EQ(rows[i]["dim"], 16);
+    const auto got = rows[i]["embedding"].get<std::vector<float>>();
+    EXPECT_GE(test::cosine(got.data(), want[i].get<std::vector<float>>()), test::kMinCosine);
+  }
+}
+
+TEST(Cli, BadInputNamesItAndFailsWithoutPartialOutput) {
+  const std::string out = "/tmp/clipclap_cli_out_" + std::to_string(::getpid()) + ".jsonl";
+  std::remove(out.c_str());
+  auto r = run(kModel + " --text ok --image /nonexistent/cat.jpg --output " + out, true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/cat.jpg"), std::string::npos) << r.out;
+  EXPECT_FALSE(is_file(out));
+  auto corrupt = run(kModel + " --image " + test::fixture("reference/clip_tokenizer.json"), true);
+  EXPECT_EQ(corrupt.code, 1);
+  EXPECT_NE(corrupt.out.find("not an image"), std::string::npos) << corrupt.out;
+  auto ok = run(kModel + " --text ok --output " + out);
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_TRUE(is_file(out));
+  std::remove(out.c_str());
+}
+
+TEST(Cli, UsageErrorsAndHelp) {
+  EXPECT_EQ(run("embed --bogus").code, 2);
+  EXPECT_EQ(run("embed --text hi").code, 2);  // no --model
+  EXPECT_EQ(run("embed " + kModel).code, 2);  // nothing to embed
+  EXPECT_EQ(run("embed " + kModel + " --batch 0 --text x").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  auto bad_model = run("embed --model /nonexistent --text x", true);
+  EXPECT_EQ(bad_model.code, 1);
+  EXPECT_NE(bad_model.out.find("/nonexistent"), std::string::npos);
+  auto help = run("embed --help");
+  EXPECT_EQ(help.code, 0);
+  for (const char* flag : {"--model", "--text", "--image", "--batch", "--threads", "--max-pixels", "--output"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  EXPECT_EQ(run("--help").code, 0);
+  EXPECT_EQ(run("bench --help").code, 0);
+}
+
+}  // namespace
+}  // namespace cc

@@ -1,0 +1,86 @@
+// The shared kernels against direct reference computations (double precision loops).
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/attention.h"
+#include "core/gemm.h"
+#include "core/kernels.h"
+#include "test_util.h"
+
+namespace cc {
+namespace {
+
+std::vector<float> random_vector(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+TEST(Kernels, LinearMatchesNaiveProduct) {
+  for (auto [rows, in, out] : {std::tuple{1, 3, 5}, std::tuple{7, 64, 33}, std::tuple{50, 768, 96}}) {
+    auto x = random_vector(rows * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
+    std::vector<float> y(rows * out);
+    linear(Linear{w.data(), b.data(), in, out}, x.data(), rows, y.data());
+    double worst = 0;
+    for (int r = 0; r < rows; ++r)
+      for (int o = 0; o < out; ++o) {
+        double acc = b[o];
+        for (int i = 0; i < in; ++i) acc += static_cast<double>(x[r * in + i]) * w[o * in + i];
+        worst = std::max(worst, std::fabs(acc - y[r * out + o]) / (1 + std::fabs(acc)));
+      }
+    EXPECT_LT(worst, 1e-4) << rows << "x" << in << "x" << out;
+  }
+}
+
+TEST(Kernels, AttentionMatchesNaiveWithCausalAndPaddingMasks) {
+  const int B = 2, S = 5, H = 3, Dh = 4, D = H * Dh;
+  auto q = random_vector(B * S * D, 4), k = random_vector(B * S * D, 5), v = random_vector(B * S * D, 6);
+  std::vector<float> out(B * S * D);
+  const int lengths[B] = {5, 3};
+  attention(q.data(), k.data(), v.data(), out.data(), {B, S, H, Dh}, 0.5f, {true, lengths});
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < S; ++i) {
+        const int visible = std::min(i + 1, lengths[b]);
+        std::vector<double> p(visible);
+        double mx = -1e30, sum = 0;
+        for (int j = 0; j < visible; ++j) {
+          double s = 0;
+          for (int d = 0; d < Dh; ++d) s += q[(b * S + i) * D + h * Dh + d] * k[(b * S + j) * D + h * Dh + d];
+          p[j] = s * 0.5;
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (int d = 0; d < Dh; ++d) {
+          double acc = 0;
+          for (int j = 0; j < visible; ++j) acc += p[j] / sum * v[(b * S + j) * D + h * Dh + d];
+          EXPECT_NEAR(out[(b * S + i) * D + h * Dh + d], acc, 1e-5);
+        }
+      }
+}
+
+TEST(Kernels, LayerNormAndActivations) {
+  std::vector<float> x = {1, 2, 3, 4}, g = {1, 1, 2, 1}, b = {0, 0, 0, 1}, y(4);
+  layer_norm(LayerNorm{g.data(), b.data(), 4, 1e-5f}, x.data(), 1, y.data());
+  const double sd = std::sqrt(1.25 + 1e-5);
+  EXPECT_NEAR(y[0], -1.5 / sd, 1e-6);
+  EXPECT_NEAR(y[2], 2 * 0.5 / sd, 1e-6);
+  EXPECT_NEAR(y[3], 1.5 / sd + 1, 1e-6);
+  std::vector<float> a = {-1.0f, 0.5f};
+  quick_gelu(a.data(), 2);
+  EXPECT_NEAR(a[0], -1.0 / (1 + std::exp(1.702)), 1e-6);
+  std::vector<float> c = {-1.0f, 0.5f};
+  gelu(c.data(), 2);
+  EXPECT_NEAR(c[1], 0.5 * 0.5 * (1 + std::erf(0.5 / std::sqrt(2.0))), 1e-6);
+  EXPECT_FALSE(parse_activation("swish").ok());
+  std::vector<float> n = {3, 4, 0, 0};
+  l2_normalize_rows(n.data(), 2, 2);
+  EXPECT_FLOAT_EQ(n[0], 0.6f);
+  EXPECT_EQ(n[2], 0.0f);  // zero rows stay zero, not NaN
+}
+
+}  // namespace
+}  // namespace cc
