@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Side-by-side speed of clipclap, ONNX Runtime and PyTorch on the same weights, in one run.
+
+    scripts/bench.py --model bench-models/clip-vit-b32-random [--threads 2] [--iters 20]
+
+Each engine gets the same inputs (random pixel_values; the captions in bench/captions.txt,
+tokenised and padded to the longest in the batch) and the same thread count. Reported: median
+seconds per batch over --iters timed runs after --warmup, as items/s, and the ratios
+clipclap/ORT and clipclap/PyTorch. clipclap also reports load time, mapped vs copied weights
+and peak RSS. Create the model with scripts/make_bench_model.py.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_seconds(fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def cpu_name():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--binary", type=Path, default=ROOT / "build" / "release" / "clipclap")
+    ap.add_argument("--captions", type=Path, default=ROOT / "bench" / "captions.txt")
+    ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--modality", default="image,text")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    batches = [int(b) for b in args.batch.split(",")]
+    modalities = args.modality.split(",")
+    captions = [l for l in args.captions.read_text().splitlines() if l.strip()]
+
+    # clipclap first, in its own process.
+    cmd = [str(args.binary), "bench", "--model", str(args.model), "--json", "--batch", args.batch,
+           "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
+           "--modality", args.modality, "--captions", str(args.captions)]
+    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    results = {("clipclap", r["modality"], r["batch"]): r["items_per_s"] for r in ours["results"]}
+
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from transformers import CLIPModel, CLIPTokenizerFast
+
+    torch.set_num_threads(args.threads)
+    tok = CLIPTokenizerFast.from_pretrained(str(args.model))
+    rng = np.random.default_rng(1234)
+    inputs = {}
+    for b in batches:
+        enc = tok([captions[i % len(captions)] for i in range(b)], padding=True, truncation=True, max_length=77,
+                  return_tensors="np")
+        inputs[("text", b)] = {"input_ids": enc["input_ids"].astype(np.int64),
+                               "attention_mask": enc["attention_mask"].astype(np.int64)}
+        inputs[("image", b)] = {"pixel_values": rng.standard_normal((b, 3, 224, 224)).astype(np.float32)}
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sessions = {m: ort.InferenceSession(str(args.model / "onnx" / ("vision.onnx" if m == "image" else "text.onnx")),
+                                        so, providers=["CPUExecutionProvider"]) for m in modalities}
+    for m in modalities:
+        for b in batches:
+            feed = inputs[(m, b)]
+            s = median_seconds(lambda: sessions[m].run(None, feed), args.warmup, args.iters)
+            results[("onnxruntime", m, b)] = b / s
+    del sessions
+
+    model = CLIPModel.from_pretrained(str(args.model), attn_implementation="eager").eval()
+    with torch.inference_mode():
+        for m in modalities:
+            for b in batches:
+                feed = {k: torch.from_numpy(v) for k, v in inputs[(m, b)].items()}
+                fn = (lambda: model.get_image_features(**feed)) if m == "image" else \
+                     (lambda: model.get_text_features(**feed))
+                s = median_seconds(fn, args.warmup, args.iters)
+                results[("pytorch", m, b)] = b / s
+
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads per engine; "
+          f"median of {args.iters} runs after {args.warmup} warm-up")
+    print(f"versions: onnxruntime {ort.__version__}, torch {torch.__version__}")
+    print(f"clipclap: load {ours['load_ms']:.0f} ms, weights {ours['weight_file_mib']:.0f} MiB mapped "
+          f"({ours['copied_weight_mib']:.0f} MiB copied), RSS after load {ours['rss_after_load_mib']:.0f} MiB, "
+          f"peak RSS {ours['peak_rss_mib']:.0f} MiB")
+    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} {'vs PyTorch':>10}")
+    rows = []
+    for m in modalities:
+        for b in batches:
+            c, o, p = (results[(e, m, b)] for e in ("clipclap", "onnxruntime", "pytorch"))
+            rows.append({"modality": m, "batch": b, "clipclap": c, "onnxruntime": o, "pytorch": p,
+                         "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p})
+            print(f"{m:8} {b:5d} {c:11.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {c / p:9.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": cpu_name(), "threads": args.threads, "clipclap": ours,
+                                         "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

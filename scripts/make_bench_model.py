@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Builds full-size CLIP ViT-B/32 random weights for the benchmark (never committed):
+
+    scripts/make_bench_model.py --out bench-models/clip-vit-b32-random
+
+writes a Hugging Face checkpoint directory (config.json with openai/clip-vit-base-patch32's
+sizes, fp32 model.safetensors, the CLIP tokenizer, preprocessor config) and, in onnx/, the
+two towers exported with torch.onnx (opset 14) for ONNX Runtime:
+  text.onnx:   input_ids, attention_mask -> text_embeds   (get_text_features)
+  vision.onnx: pixel_values -> image_embeds               (get_image_features)
+"""
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from transformers import CLIPConfig, CLIPModel
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+class TextFeatures(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+
+
+class ImageFeatures(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values):
+        return self.model.get_image_features(pixel_values=pixel_values)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    # openai/clip-vit-base-patch32's sizes; the legacy eos_token_id 2 as in its config.json.
+    config = CLIPConfig(text_config=dict(bos_token_id=0, eos_token_id=2, pad_token_id=1),
+                        vision_config=dict(patch_size=32), projection_dim=512)
+    model = CLIPModel._from_config(config, attn_implementation="eager").eval()
+    config.save_pretrained(str(out))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"),
+              metadata={"format": "pt"})
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(FIXTURES / "clip-tokenizer" / f, out / f)
+    shutil.copy(FIXTURES / "models" / "clip-tiny-a" / "preprocessor_config.json", out / "preprocessor_config.json")
+
+    onnx_dir = out / "onnx"
+    onnx_dir.mkdir(exist_ok=True)
+    ids = torch.ones(2, 12, dtype=torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(TextFeatures(model), (ids, torch.ones_like(ids)), str(onnx_dir / "text.onnx"),
+                          input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                        "attention_mask": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
+                          opset_version=14, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(ImageFeatures(model), (torch.zeros(2, 3, 224, 224),), str(onnx_dir / "vision.onnx"),
+                          input_names=["pixel_values"], output_names=["image_embeds"],
+                          dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
+                          opset_version=14, do_constant_folding=True, dynamo=False)
+    (out / "README.txt").write_text("Random weights with CLIP ViT-B/32's shapes, for benchmarks only.\n")
+    print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.rglob("*") if p.is_file())}))
+
+
+if __name__ == "__main__":
+    main()
