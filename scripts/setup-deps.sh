@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-dev libdnnl-dev                      # GEMM back ends (OpenBLAS is the default, see README)
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
+  libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
   libgtest-dev                                     # tests

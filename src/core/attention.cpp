@@ -31,6 +31,14 @@ void attention(const float* q, const float* k, const float* v, float* out, const
         // Masked keys get exp(-inf) = 0 weight, exactly as HF's additive finfo.min mask does.
         const int64_t visible = std::min(mask.causal ? i + 1 : S, key_len);
         for (int64_t j = 0; j < visible; ++j) row[j] *= scale;
+        if (mask.head_bias) {
+          const float* hb = mask.head_bias + (h * S + i) * S;
+          for (int64_t j = 0; j < visible; ++j) row[j] += hb[j];
+        }
+        if (mask.group_bias) {
+          const float* gb = mask.group_bias + ((b % mask.groups) * S + i) * S;
+          for (int64_t j = 0; j < visible; ++j) row[j] += gb[j];
+        }
         softmax(row, static_cast<int>(visible));
         std::fill(row + visible, row + S, 0.0f);
       }

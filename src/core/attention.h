@@ -13,6 +13,9 @@ struct AttentionShape {
 struct AttentionMask {
   bool causal = false;                // query i sees keys 0..i (CLIP's text tower)
   const int* key_lengths = nullptr;   // per batch item: keys at or past this are padding
+  const float* head_bias = nullptr;   // [heads, seq, seq] added for every item (Swin's relative position bias)
+  const float* group_bias = nullptr;  // [groups, seq, seq]; item b adds group b % groups (Swin's shifted-window mask)
+  int groups = 0;
 };
 
 // q, k, v and out are [batch, seq, heads * head_dim] (heads interleaved as nn.Linear leaves them).

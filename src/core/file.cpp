@@ -33,37 +33,45 @@ Result<nlohmann::json> read_json(const std::string& path) {
   return j;
 }
 
+Result<size_t> MappedFile::file_size(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return error(path + ": " + errno_text());
+  if (!S_ISREG(st.st_mode)) return error(path + ": not a regular file");
+  return static_cast<size_t>(st.st_size);
+}
+
 Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
+  CC_TRY(size_t size, file_size(path));
+  return open_range(path, 0, size);
+}
+
+Result<std::shared_ptr<MappedFile>> MappedFile::open_range(const std::string& path, size_t offset, size_t length) {
+  CC_TRY(size_t size, file_size(path));
+  if (offset > size || length > size - offset) return error(path + ": range lies outside the file");
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return error(path + ": " + errno_text());
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    std::string why = errno_text();
-    ::close(fd);
-    return error(path + ": " + why);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return error(path + ": not a regular file");
-  }
   std::shared_ptr<MappedFile> m(new MappedFile());
   m->path_ = path;
-  m->size_ = static_cast<size_t>(st.st_size);
-  if (m->size_ > 0) {
-    void* p = mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  m->size_ = length;
+  if (length > 0) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t aligned = offset / page * page;
+    m->map_size_ = length + (offset - aligned);
+    void* p = mmap(nullptr, m->map_size_, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(aligned));
     if (p == MAP_FAILED) {
       std::string why = errno_text();
       ::close(fd);
       return error(path + ": mmap: " + why);
     }
-    m->data_ = static_cast<const uint8_t*>(p);
+    m->map_base_ = p;
+    m->data_ = static_cast<const uint8_t*>(p) + (offset - aligned);
   }
   ::close(fd);
   return m;
 }
 
 MappedFile::~MappedFile() {
-  if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+  if (map_base_) munmap(map_base_, map_size_);
 }
 
 Status write_file_atomic(const std::string& path, const void* data, size_t size) {

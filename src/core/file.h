@@ -20,6 +20,10 @@ Result<nlohmann::json> read_json(const std::string& path);
 class MappedFile {
  public:
   static Result<std::shared_ptr<MappedFile>> open(const std::string& path);
+  // Maps only bytes [offset, offset + length) of the file; data() points at `offset`.
+  static Result<std::shared_ptr<MappedFile>> open_range(const std::string& path, size_t offset, size_t length);
+  // The file's size without mapping it.
+  static Result<size_t> file_size(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -32,6 +36,8 @@ class MappedFile {
   MappedFile() = default;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  void* map_base_ = nullptr;  // page-aligned start of the mapping
+  size_t map_size_ = 0;
   std::string path_;
 };
 

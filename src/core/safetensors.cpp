@@ -1,5 +1,6 @@
 #include "core/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -58,25 +59,29 @@ static size_t dtype_size(const std::string& dtype) {
   return 0;
 }
 
-Result<SafeTensors> SafeTensors::open(const std::string& path) {
-  CC_TRY(auto file, MappedFile::open(path));
-  const size_t size = file->size();
+Result<SafeTensors> SafeTensors::open(const std::string& path) { return open(path, {""}); }
+
+Result<SafeTensors> SafeTensors::open(const std::string& path, const std::vector<std::string>& prefixes) {
+  CC_TRY(size_t size, MappedFile::file_size(path));
   if (size < 8) return error(path + ": not a safetensors file (shorter than its 8-byte header length)");
+  CC_TRY(auto head, MappedFile::open_range(path, 0, 8));
   uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->data()[i];
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | head->data()[i];
   if (header_len > size - 8 || header_len > (100u << 20))
     return error(path + ": not a safetensors file (header length " + std::to_string(header_len) +
                  " exceeds the file)");
-  const char* hdr = reinterpret_cast<const char*>(file->data() + 8);
+  CC_TRY(auto header, MappedFile::open_range(path, 8, header_len));
+  const char* hdr = reinterpret_cast<const char*>(header->data());
   auto j = nlohmann::json::parse(hdr, hdr + header_len, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return error(path + ": safetensors header is not a JSON object");
 
   SafeTensors st;
-  st.file_ = file;
-  st.data_start_ = 8 + header_len;
-  const size_t data_size = size - st.data_start_;
+  const size_t data_offset = 8 + header_len;
+  const size_t data_size = size - data_offset;
   for (auto& [name, info] : j.items()) {
     if (name == "__metadata__") continue;
+    if (std::none_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return name.rfind(p, 0) == 0; }))
+      continue;
     auto bad = [&](const std::string& why) { return error(path + ": tensor '" + name + "': " + why); };
     if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
       return bad("header entry lacks dtype, shape or data_offsets");
@@ -106,6 +111,18 @@ Result<SafeTensors> SafeTensors::open(const std::string& path) {
                  " of " + e.dtype);
     st.entries_.emplace(name, std::move(e));
   }
+  // Map only the span of the data section that the selected tensors occupy.
+  size_t lo = data_size, hi = 0;
+  for (const auto& [name, e] : st.entries_) {
+    lo = std::min(lo, e.begin);
+    hi = std::max(hi, e.end);
+  }
+  if (hi < lo) lo = hi = 0;
+  CC_TRY(st.file_, MappedFile::open_range(path, data_offset + lo, hi - lo));
+  for (auto& [name, e] : st.entries_) {
+    e.begin -= lo;
+    e.end -= lo;
+  }
   return st;
 }
 
@@ -121,7 +138,7 @@ Result<Tensor> SafeTensors::get(const std::string& name) {
   const Entry& e = it->second;
   Tensor t;
   t.shape = e.shape;
-  const uint8_t* raw = file_->data() + data_start_ + e.begin;
+  const uint8_t* raw = file_->data() + e.begin;
   const size_t n = static_cast<size_t>(t.numel());
 
   if (auto c = converted_index_.find(name); c != converted_index_.end()) {

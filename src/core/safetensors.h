@@ -28,6 +28,10 @@ std::string shape_string(const std::vector<int64_t>& shape);
 class SafeTensors {
  public:
   static Result<SafeTensors> open(const std::string& path);
+  // Only tensors whose names start with one of `prefixes`; only the bytes that hold them are
+  // mapped (serving CLAP's audio tower never maps its text tower).
+  static Result<SafeTensors> open(const std::string& path, const std::vector<std::string>& prefixes);
+  size_t mapped_bytes() const { return file_->size(); }
 
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
   std::vector<std::string> names() const;
@@ -45,11 +49,10 @@ class SafeTensors {
   struct Entry {
     std::string dtype;
     std::vector<int64_t> shape;
-    size_t begin = 0, end = 0;  // byte range within the data section
+    size_t begin = 0, end = 0;  // byte range within file_ (the mapped part of the data section)
   };
 
   std::shared_ptr<MappedFile> file_;
-  size_t data_start_ = 0;
   std::map<std::string, Entry> entries_;
   std::map<std::string, const float*> converted_index_;
   std::deque<std::vector<float>> converted_;  // deque: element addresses stay stable

@@ -1,0 +1,166 @@
+#include "audio/clap_features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+#include "core/config.h"
+
+namespace cc {
+
+namespace {
+
+double hz_to_mel(double f, bool slaney) {
+  if (!slaney) return 2595.0 * std::log10(1.0 + f / 700.0);
+  const double min_log_hz = 1000.0, min_log_mel = 15.0, logstep = 27.0 / std::log(6.4);
+  return f >= min_log_hz ? min_log_mel + std::log(f / min_log_hz) * logstep : 3.0 * f / 200.0;
+}
+
+double mel_to_hz(double m, bool slaney) {
+  if (!slaney) return 700.0 * (std::pow(10.0, m / 2595.0) - 1.0);
+  const double min_log_hz = 1000.0, min_log_mel = 15.0, logstep = std::log(6.4) / 27.0;
+  return m >= min_log_mel ? min_log_hz * std::exp(logstep * (m - min_log_mel)) : 200.0 * m / 3.0;
+}
+
+// numpy.linspace: start + i * step, with the last value exactly `stop`.
+std::vector<double> linspace(double start, double stop, int num) {
+  std::vector<double> v(num);
+  const double step = (stop - start) / (num - 1);
+  for (int i = 0; i < num; ++i) v[i] = start + i * step;
+  v[num - 1] = stop;
+  return v;
+}
+
+}  // namespace
+
+std::vector<double> mel_filter_bank(int num_bins, int num_mel, double fmin, double fmax, int sampling_rate,
+                                    bool slaney) {
+  const std::vector<double> mel = linspace(hz_to_mel(fmin, slaney), hz_to_mel(fmax, slaney), num_mel + 2);
+  std::vector<double> filter_hz(num_mel + 2);
+  for (int i = 0; i < num_mel + 2; ++i) filter_hz[i] = mel_to_hz(mel[i], slaney);
+  const std::vector<double> fft_hz = linspace(0, sampling_rate / 2, num_bins);  // sampling_rate // 2
+  std::vector<double> bank(static_cast<size_t>(num_bins) * num_mel);
+  for (int f = 0; f < num_bins; ++f) {
+    for (int m = 0; m < num_mel; ++m) {
+      const double down = -(filter_hz[m] - fft_hz[f]) / (filter_hz[m + 1] - filter_hz[m]);
+      const double up = (filter_hz[m + 2] - fft_hz[f]) / (filter_hz[m + 2] - filter_hz[m + 1]);
+      double v = std::max(0.0, std::min(down, up));
+      if (slaney) v *= 2.0 / (filter_hz[m + 2] - filter_hz[m]);  // constant energy per channel
+      bank[static_cast<size_t>(f) * num_mel + m] = v;
+    }
+  }
+  return bank;
+}
+
+Result<ClapFeatureConfig> read_clap_feature_config(const nlohmann::json& j) {
+  ClapFeatureConfig c;
+  CC_TRY(c.sampling_rate, config_int(j, "sampling_rate", 48000));
+  CC_TRY(c.feature_size, config_int(j, "feature_size", 64));
+  CC_TRY(c.fft_window_size, config_int(j, "fft_window_size", 1024));
+  CC_TRY(c.hop_length, config_int(j, "hop_length", 480));
+  CC_TRY(c.max_length_s, config_double(j, "max_length_s", 10));
+  CC_TRY(c.frequency_min, config_double(j, "frequency_min", 0));
+  CC_TRY(c.frequency_max, config_double(j, "frequency_max", 14000));
+  CC_TRY(c.truncation, config_string(j, "truncation", "fusion"));
+  CC_TRY(c.padding, config_string(j, "padding", "repeatpad"));
+  const int n = c.fft_window_size;
+  if (c.sampling_rate <= 0 || c.feature_size <= 0 || c.hop_length <= 0 || n < 4 || (n & (n - 1)) != 0 ||
+      c.max_length_s <= 0 || c.max_samples() < n || c.frequency_min < 0 || c.frequency_max <= c.frequency_min ||
+      c.frequency_max > c.sampling_rate / 2.0)
+    return error("preprocessor config: inconsistent audio settings (fft_window_size must be a power of two)");
+  if (c.padding != "repeatpad" && c.padding != "repeat" && c.padding != "pad")
+    return error("preprocessor config: unknown padding '" + c.padding + "'");
+  if (c.truncation != "rand_trunc" && c.truncation != "fusion")
+    return error("preprocessor config: unknown truncation '" + c.truncation + "'");
+  return c;
+}
+
+Result<LongAudio> parse_long_audio(const std::string& name) {
+  if (name == "windows") return LongAudio::kWindows;
+  if (name == "first") return LongAudio::kFirst;
+  if (name == "center") return LongAudio::kCenter;
+  if (name == "fusion") return error("long-audio mode 'fusion' needs a fused checkpoint, which is not supported yet");
+  return error("unknown long-audio mode '" + name + "' (windows, first, center)");
+}
+
+ClapFeatureExtractor::ClapFeatureExtractor(const ClapFeatureConfig& c) : c_(c), fft_(c.fft_window_size) {
+  const int n = c.fft_window_size, bins = n / 2 + 1, mels = c.feature_size;
+  const double pi = std::acos(-1.0);
+  window_.resize(n);  // np.hanning(n + 1)[:-1]: the periodic Hann window
+  for (int i = 0; i < n; ++i) window_[i] = 0.5 - 0.5 * std::cos(2.0 * pi * i / n);
+  filters_ = mel_filter_bank(bins, mels, c.frequency_min, c.frequency_max, c.sampling_rate, c.truncation != "fusion");
+  filter_first_.assign(mels, bins);
+  filter_last_.assign(mels, -1);
+  for (int f = 0; f < bins; ++f)
+    for (int m = 0; m < mels; ++m)
+      if (filters_[static_cast<size_t>(f) * mels + m] != 0.0) {
+        filter_first_[m] = std::min(filter_first_[m], f);
+        filter_last_[m] = std::max(filter_last_[m], f);
+      }
+}
+
+std::vector<std::vector<double>> ClapFeatureExtractor::windows(const std::vector<double>& wave,
+                                                               const LongAudioOptions& opts) const {
+  const size_t max_len = static_cast<size_t>(c_.max_samples());
+  if (wave.size() > max_len) {
+    auto at = [&](size_t start) { return std::vector<double>(wave.begin() + start, wave.begin() + start + max_len); };
+    const size_t last = wave.size() - max_len;
+    if (opts.mode == LongAudio::kFirst) return {at(0)};
+    if (opts.mode == LongAudio::kCenter) return {at(last / 2)};
+    const size_t hop = std::max<size_t>(1, static_cast<size_t>(std::llround(opts.hop_seconds * c_.sampling_rate)));
+    std::vector<std::vector<double>> out;
+    size_t start = 0;
+    for (; start < last; start += hop) out.push_back(at(start));
+    out.push_back(at(last));  // the tail, aligned to the end
+    return out;
+  }
+  // _get_input_mel for clips up to max_length: repeat, then zero-pad.
+  std::vector<double> w;
+  if (wave.size() < max_len && c_.padding != "pad") {
+    const size_t n_repeat = max_len / wave.size();
+    const size_t copies = c_.padding == "repeat" ? n_repeat + 1 : n_repeat;
+    for (size_t i = 0; i < copies; ++i) w.insert(w.end(), wave.begin(), wave.end());
+    w.resize(std::min(w.size(), max_len));
+  } else {
+    w = wave;
+  }
+  w.resize(max_len, 0.0);
+  return {w};
+}
+
+std::vector<float> ClapFeatureExtractor::log_mel(const std::vector<double>& wave) const {
+  const int n = c_.fft_window_size, half = n / 2, bins = half + 1, mels = c_.feature_size;
+  const int64_t len = static_cast<int64_t>(wave.size());
+  // center=True, pad_mode="reflect": mirror without repeating the edge sample.
+  auto sample = [&](int64_t i) {
+    while (i < 0 || i >= len) i = i < 0 ? -i : 2 * (len - 1) - i;
+    return wave[static_cast<size_t>(i)];
+  };
+  const int64_t frames = 1 + (len + 2 * half - n) / c_.hop_length;
+  std::vector<float> out(static_cast<size_t>(frames) * mels);
+#pragma omp parallel
+  {
+    std::vector<double> buf(n), power(bins);
+    std::vector<std::complex<double>> spec(bins);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < frames; ++t) {
+      const int64_t start = t * c_.hop_length - half;
+      for (int i = 0; i < n; ++i) buf[i] = sample(start + i) * window_[i];
+      fft_.forward(buf.data(), spec.data());
+      for (int k = 0; k < bins; ++k) {
+        // HF stores each frame's spectrum as complex64, then takes |.|^2 in float64.
+        const double re = static_cast<float>(spec[k].real()), im = static_cast<float>(spec[k].imag());
+        const double mag = std::hypot(re, im);
+        power[k] = mag * mag;
+      }
+      for (int m = 0; m < mels; ++m) {
+        double e = 0;
+        for (int f = filter_first_[m]; f <= filter_last_[m]; ++f) e += filters_[static_cast<size_t>(f) * mels + m] * power[f];
+        out[static_cast<size_t>(t) * mels + m] = static_cast<float>(10.0 * std::log10(std::max(e, 1e-10)));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cc

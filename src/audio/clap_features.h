@@ -1,0 +1,72 @@
+// ClapFeatureExtractor as configured by preprocessor_config.json: the log-mel spectrogram of
+// `_np_extract_fbank_features` and the padding of `_get_input_mel`, with deterministic
+// choices where HF crops long audio at random.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audio/fft.h"
+#include "core/result.h"
+
+namespace cc {
+
+struct ClapFeatureConfig {  // defaults: transformers' ClapFeatureExtractor
+  int sampling_rate = 48000;
+  int feature_size = 64;       // mel bins
+  int fft_window_size = 1024;
+  int hop_length = 480;
+  double max_length_s = 10;
+  double frequency_min = 0, frequency_max = 14000;
+  std::string truncation = "fusion";  // "fusion" uses the HTK bank, anything else Slaney
+  std::string padding = "repeatpad";  // "repeatpad", "repeat" or "pad"
+
+  int max_samples() const { return static_cast<int>(max_length_s * sampling_rate); }
+  int frames() const { return max_samples() / hop_length + 1; }  // 1001 for 10 s at 48 kHz, hop 480
+};
+
+Result<ClapFeatureConfig> read_clap_feature_config(const nlohmann::json& j);
+
+// What to do with audio longer than max_length_s. HF's rand_trunc crops at random; these
+// are repeatable.
+enum class LongAudio {
+  kWindows,  // consecutive windows every hop_seconds, the last one aligned to the end; vectors averaged
+  kFirst,    // the first max_length_s
+  kCenter,   // the middle max_length_s
+};
+Result<LongAudio> parse_long_audio(const std::string& name);
+
+struct LongAudioOptions {
+  LongAudio mode = LongAudio::kWindows;
+  double hop_seconds = 10;
+};
+
+class ClapFeatureExtractor {
+ public:
+  explicit ClapFeatureExtractor(const ClapFeatureConfig& c);
+
+  // The max_length_s waveforms one clip (already at sampling_rate) is embedded as: one for
+  // clips up to max_length_s (padded as the config says), several in windows mode.
+  std::vector<std::vector<double>> windows(const std::vector<double>& wave, const LongAudioOptions& opts) const;
+
+  // log-mel spectrogram of one waveform, [frames, feature_size], float32 as HF returns it.
+  std::vector<float> log_mel(const std::vector<double>& wave) const;
+
+  const ClapFeatureConfig& config() const { return c_; }
+  const std::vector<double>& mel_filters() const { return filters_; }  // [bins, mel], as HF's
+
+ private:
+  ClapFeatureConfig c_;
+  RealFft fft_;
+  std::vector<double> window_;
+  std::vector<double> filters_;
+  std::vector<int> filter_first_, filter_last_;  // nonzero bin range of each filter
+};
+
+// audio_utils.mel_filter_bank: triangular filters, [num_bins, num_mel] row-major.
+std::vector<double> mel_filter_bank(int num_bins, int num_mel, double fmin, double fmax, int sampling_rate,
+                                    bool slaney);
+
+}  // namespace cc

@@ -1,0 +1,301 @@
+#include "audio/htsat_tower.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/config.h"
+
+namespace cc {
+
+Result<HtsatConfig> read_htsat_config(const nlohmann::json& clap_config) {
+  CC_TRY(nlohmann::json a, config_section(clap_config, "audio_config"));
+  HtsatConfig c;
+  CC_TRY(c.num_mel_bins, config_int(a, "num_mel_bins", 64));
+  CC_TRY(c.spec_size, config_int(a, "spec_size", 256));
+  CC_TRY(std::vector<int> patch, config_int_list(a, "patch_size", {4}));
+  CC_TRY(std::vector<int> stride, config_int_list(a, "patch_stride", {4, 4}));
+  CC_TRY(c.window_size, config_int(a, "window_size", 8));
+  CC_TRY(c.embed_dim, config_int(a, "patch_embeds_hidden_size", 96));
+  CC_TRY(c.depths, config_int_list(a, "depths", {2, 2, 6, 2}));
+  CC_TRY(c.heads, config_int_list(a, "num_attention_heads", {4, 8, 16, 32}));
+  CC_TRY(c.mlp_ratio, config_double(a, "mlp_ratio", 4.0));
+  CC_TRY(c.qkv_bias, config_bool(a, "qkv_bias", true));
+  CC_TRY(c.patch_norm, config_bool(a, "enable_patch_layer_norm", true));
+  CC_TRY(std::string act, config_string(a, "hidden_act", "gelu"));
+  CC_TRY(c.act, parse_activation(act));
+  CC_TRY(c.eps, config_float(a, "layer_norm_eps", 1e-5f));
+  CC_TRY(c.hidden_size, config_int(a, "hidden_size", 768));
+  // ClapConfig copies its top-level projection settings into audio_config.
+  CC_TRY(c.projection_dim, config_int(clap_config, "projection_dim", 512));
+  CC_TRY(std::string pact, config_string(clap_config, "projection_hidden_act", "relu"));
+  CC_TRY(c.projection_act, parse_activation(pact));
+  CC_TRY(bool fusion, config_bool(a, "enable_fusion", false));
+  CC_TRY(int in_channels, config_int(a, "patch_embed_input_channels", 1));
+  CC_TRY(bool flatten, config_bool(a, "flatten_patch_embeds", true));
+
+  if (fusion) return error("audio_config: fused CLAP checkpoints (enable_fusion=true) are not supported yet");
+  for (auto* v : {&patch, &stride})
+    if (v->empty() || v->size() > 2 || (v->size() == 2 && (*v)[0] != (*v)[1]))
+      return error("audio_config: only square patch_size / patch_stride are supported");
+  c.patch_size = patch[0];
+  c.patch_stride = stride[0];
+  if (c.patch_size != c.patch_stride) return error("audio_config: overlapping patches (patch_size != patch_stride) are not supported");
+  if (in_channels != 1 || !flatten) return error("audio_config: expected one input channel and flattened patch embeddings");
+  if (c.num_mel_bins <= 0 || c.spec_size <= 0 || c.spec_size % c.num_mel_bins != 0 || c.patch_stride <= 0 ||
+      c.spec_size % c.patch_stride != 0 || c.window_size <= 0 || c.embed_dim <= 0 || c.depths.empty() ||
+      c.depths.size() != c.heads.size() || c.depths.size() > 8)
+    return error("audio_config: inconsistent sizes");
+  for (size_t i = 0; i < c.depths.size(); ++i) {
+    const int dim = c.embed_dim << i;
+    if (c.depths[i] < 0 || c.heads[i] <= 0 || dim % c.heads[i] != 0)
+      return error("audio_config: stage " + std::to_string(i) + " width " + std::to_string(dim) +
+                   " is not a multiple of its heads");
+    if (std::min(c.grid() >> i, c.grid() >> i) < c.window_size && c.depths[i] > 0)
+      return error("audio_config: stage " + std::to_string(i) + " is smaller than window_size (HF cannot run it either)");
+  }
+  if (c.hidden_size != c.num_features())
+    return error("audio_config: hidden_size " + std::to_string(c.hidden_size) + " differs from the last stage width " +
+                 std::to_string(c.num_features()));
+  return c;
+}
+
+Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
+  HtsatTower t;
+  t.c_ = c;
+  const std::string e = "audio_model.audio_encoder.";
+  const int mels = c.num_mel_bins, p = c.patch_size;
+  CC_TRY(t.bn_weight_, w.get(e + "batch_norm.weight", {mels}));
+  CC_TRY(t.bn_bias_, w.get(e + "batch_norm.bias", {mels}));
+  CC_TRY(t.bn_mean_, w.get(e + "batch_norm.running_mean", {mels}));
+  CC_TRY(t.bn_var_, w.get(e + "batch_norm.running_var", {mels}));
+  CC_TRY(Tensor conv, w.get(e + "patch_embed.proj.weight", {c.embed_dim, 1, p, p}));
+  CC_TRY(Tensor conv_bias, w.get(e + "patch_embed.proj.bias", {c.embed_dim}));
+  t.patch_embed_ = Linear{conv.data, conv_bias.data, p * p, c.embed_dim};
+  if (c.patch_norm) {
+    CC_TRY(t.patch_norm_, load_layer_norm(w, e + "patch_embed.norm", c.embed_dim, c.eps));
+  }
+
+  for (size_t i = 0; i < c.depths.size(); ++i) {
+    Stage s;
+    s.dim = c.embed_dim << i;
+    s.height = s.width = c.grid() >> i;
+    // ClapAudioLayer.set_shift_and_window_size: a stage no larger than the window is one window, unshifted.
+    const bool one_window = std::min(s.height, s.width) <= c.window_size;
+    s.window = one_window ? std::min(s.height, s.width) : c.window_size;
+    const int ws = s.window, S = ws * ws, table_side = 2 * c.window_size - 1;
+    const std::string sp = e + "layers." + std::to_string(i) + ".";
+    const int hidden = static_cast<int>(c.mlp_ratio * s.dim);
+    for (int j = 0; j < c.depths[i]; ++j) {
+      Block b;
+      b.heads = c.heads[i];
+      b.shift = (j % 2 == 1 && !one_window) ? c.window_size / 2 : 0;
+      const std::string bp = sp + "blocks." + std::to_string(j) + ".";
+      CC_TRY(b.layernorm_before, load_layer_norm(w, bp + "layernorm_before", s.dim, c.eps));
+      CC_TRY(b.query, load_linear(w, bp + "attention.self.query", s.dim, s.dim, c.qkv_bias));
+      CC_TRY(b.key, load_linear(w, bp + "attention.self.key", s.dim, s.dim, c.qkv_bias));
+      CC_TRY(b.value, load_linear(w, bp + "attention.self.value", s.dim, s.dim, c.qkv_bias));
+      CC_TRY(b.output, load_linear(w, bp + "attention.output.dense", s.dim, s.dim, true));
+      CC_TRY(b.layernorm_after, load_layer_norm(w, bp + "layernorm_after", s.dim, c.eps));
+      CC_TRY(b.intermediate, load_linear(w, bp + "intermediate.dense", s.dim, hidden, true));
+      CC_TRY(b.fc_out, load_linear(w, bp + "output.dense", hidden, s.dim, true));
+      CC_TRY(Tensor table, w.get(bp + "attention.self.relative_position_bias_table", {table_side * table_side, b.heads}));
+      // relative_position_index: (dy + ws - 1) * (2 ws - 1) + (dx + ws - 1) for tokens i, j of a window.
+      b.position_bias.resize(static_cast<size_t>(b.heads) * S * S);
+      for (int qi = 0; qi < S; ++qi)
+        for (int kj = 0; kj < S; ++kj) {
+          const int dy = qi / ws - kj / ws + c.window_size - 1, dx = qi % ws - kj % ws + c.window_size - 1;
+          const float* row = table.data + static_cast<size_t>(dy * table_side + dx) * b.heads;
+          for (int h = 0; h < b.heads; ++h) b.position_bias[(static_cast<size_t>(h) * S + qi) * S + kj] = row[h];
+        }
+      s.blocks.push_back(std::move(b));
+    }
+    // The shifted-window mask (ClapAudioLayer.get_attn_mask), on the padded grid.
+    const int shift = c.window_size / 2;
+    if (!one_window && c.depths[i] > 1) {
+      const int hp = (s.height + ws - 1) / ws * ws, wp = (s.width + ws - 1) / ws * ws;
+      auto region = [&](int v, int size) { return v < size - ws ? 0 : v < size - shift ? 1 : 2; };
+      const int nwx = wp / ws, windows = (hp / ws) * nwx;
+      s.shift_mask.resize(static_cast<size_t>(windows) * S * S);
+      for (int win = 0; win < windows; ++win)
+        for (int qi = 0; qi < S; ++qi)
+          for (int kj = 0; kj < S; ++kj) {
+            const int wy = win / nwx * ws, wx = win % nwx * ws;
+            const int rq = region(wy + qi / ws, hp) * 3 + region(wx + qi % ws, wp);
+            const int rk = region(wy + kj / ws, hp) * 3 + region(wx + kj % ws, wp);
+            s.shift_mask[(static_cast<size_t>(win) * S + qi) * S + kj] = rq == rk ? 0.0f : -100.0f;
+          }
+    }
+    if (i + 1 < c.depths.size()) {
+      s.merge = true;
+      CC_TRY(s.merge_norm, load_layer_norm(w, sp + "downsample.norm", 4 * s.dim, c.eps));
+      CC_TRY(s.merge_reduction, load_linear(w, sp + "downsample.reduction", 4 * s.dim, 2 * s.dim, false));
+    }
+    t.stages_.push_back(std::move(s));
+  }
+  CC_TRY(t.final_norm_, load_layer_norm(w, e + "norm", c.num_features(), c.eps));
+  CC_TRY(t.projection1_, load_linear(w, "audio_projection.linear1", c.hidden_size, c.projection_dim, true));
+  CC_TRY(t.projection2_, load_linear(w, "audio_projection.linear2", c.projection_dim, c.projection_dim, true));
+  return t;
+}
+
+// BatchNorm2d over mel bins (eval), bicubic resize of time to spec_size * freq_ratio
+// (align_corners=True, A = -0.75, clamped taps, as torch's upsample_bicubic2d), then
+// reshape_mel2img: time chunk c of the resized mel becomes rows c*F .. c*F+F-1 of a square image.
+void HtsatTower::mel_to_image(const float* features, int n, int frames, float* image) const {
+  const int F = c_.num_mel_bins, r = c_.freq_ratio(), S = c_.spec_size, T = S * r;
+  std::vector<float> alpha(F), beta(F);
+  for (int f = 0; f < F; ++f) {  // torch's batch_norm: x * alpha + beta
+    const float invstd = 1.0f / std::sqrt(bn_var_.data[f] + 1e-5f);
+    alpha[f] = invstd * bn_weight_.data[f];
+    beta[f] = bn_bias_.data[f] - bn_mean_.data[f] * alpha[f];
+  }
+  const float scale = T > 1 ? static_cast<float>(frames - 1) / static_cast<float>(T - 1) : 0.0f;
+  auto cubic1 = [](float x) { const float A = -0.75f; return ((A + 2) * x - (A + 3)) * x * x + 1; };
+  auto cubic2 = [](float x) { const float A = -0.75f; return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
+#pragma omp parallel for
+  for (int b = 0; b < n; ++b) {
+    const float* x = features + static_cast<size_t>(b) * frames * F;
+    float* img = image + static_cast<size_t>(b) * S * S;
+    for (int t = 0; t < T; ++t) {
+      float row[4];
+      int idx[4];
+      if (frames == T) {
+        row[0] = 0, row[1] = 1, row[2] = 0, row[3] = 0;
+        for (int k = 0; k < 4; ++k) idx[k] = std::clamp(t - 1 + k, 0, frames - 1);
+      } else {
+        const float real = scale * t;
+        const int i0 = static_cast<int>(std::floor(real));
+        const float frac = real - i0;
+        row[0] = cubic2(frac + 1.0f), row[1] = cubic1(frac), row[2] = cubic1(1.0f - frac), row[3] = cubic2(2.0f - frac);
+        for (int k = 0; k < 4; ++k) idx[k] = std::clamp(i0 - 1 + k, 0, frames - 1);
+      }
+      const int chunk = t / S, col = t % S;
+      for (int f = 0; f < F; ++f) {
+        float v = 0;
+        for (int k = 0; k < 4; ++k) v += (x[static_cast<size_t>(idx[k]) * F + f] * alpha[f] + beta[f]) * row[k];
+        img[static_cast<size_t>(chunk * F + f) * S + col] = v;
+      }
+    }
+  }
+}
+
+void HtsatTower::block_forward(const Block& blk, const Stage& s, std::vector<float>& x, int n) const {
+  const int H = s.height, W = s.width, C = s.dim, ws = s.window, S = ws * ws;
+  const int hp = (H + ws - 1) / ws * ws, wp = (W + ws - 1) / ws * ws, nwx = wp / ws, windows = (hp / ws) * nwx;
+  const int64_t tokens = static_cast<int64_t>(n) * H * W, rows = static_cast<int64_t>(n) * windows * S;
+
+  std::vector<float> h(tokens * C);
+  layer_norm(blk.layernorm_before, x.data(), tokens, h.data());
+
+  // Window partition of the padded, rolled grid: window token (wy*ws+ty, wx*ws+tx) holds grid
+  // position ((wy*ws+ty + shift) mod hp, (wx*ws+tx + shift) mod wp); padding stays zero.
+  std::vector<int64_t> source(rows, -1);
+  for (int b = 0; b < n; ++b)
+    for (int win = 0; win < windows; ++win)
+      for (int t = 0; t < S; ++t) {
+        const int y = (win / nwx * ws + t / ws + blk.shift) % hp, xx = (win % nwx * ws + t % ws + blk.shift) % wp;
+        if (y < H && xx < W) source[(static_cast<int64_t>(b) * windows + win) * S + t] = (static_cast<int64_t>(b) * H + y) * W + xx;
+      }
+  std::vector<float> win_in(rows * C, 0.0f);
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; ++r)
+    if (source[r] >= 0) std::memcpy(&win_in[r * C], &h[source[r] * C], C * sizeof(float));
+
+  std::vector<float> q(rows * C), k(rows * C), v(rows * C), ctx(rows * C);
+  linear(blk.query, win_in.data(), rows, q.data());
+  linear(blk.key, win_in.data(), rows, k.data());
+  linear(blk.value, win_in.data(), rows, v.data());
+  AttentionMask mask;
+  mask.head_bias = blk.position_bias.data();
+  if (blk.shift > 0) {
+    mask.group_bias = s.shift_mask.data();
+    mask.groups = windows;
+  }
+  const int head_dim = C / blk.heads;
+  attention(q.data(), k.data(), v.data(), ctx.data(), {n * windows, S, blk.heads, head_dim},
+            1.0f / std::sqrt(static_cast<float>(head_dim)), mask);
+  linear(blk.output, ctx.data(), rows, q.data());
+
+  // Window reverse + roll back: each real grid position takes its window row.
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; ++r)
+    if (source[r] >= 0)
+      for (int ch = 0; ch < C; ++ch) x[source[r] * C + ch] += q[r * C + ch];
+
+  layer_norm(blk.layernorm_after, x.data(), tokens, h.data());
+  std::vector<float> mlp(tokens * blk.intermediate.out);
+  linear(blk.intermediate, h.data(), tokens, mlp.data());
+  activate(c_.act, mlp.data(), static_cast<int64_t>(mlp.size()));
+  linear(blk.fc_out, mlp.data(), tokens, h.data());
+  add_inplace(x.data(), h.data(), tokens * C);
+}
+
+Result<Embeddings> HtsatTower::embed(const float* features, int n, int frames) const {
+  const int S = c_.spec_size, P = c_.patch_size, G = c_.grid();
+  if (frames <= 0 || frames > S * c_.freq_ratio())
+    return error("audio features have " + std::to_string(frames) + " frames; the tower takes at most " +
+                 std::to_string(S * c_.freq_ratio()));
+  Embeddings out;
+  out.count = n;
+  out.dim = c_.projection_dim;
+  if (n == 0) return out;
+
+  std::vector<float> image(static_cast<size_t>(n) * S * S);
+  mel_to_image(features, n, frames, image.data());
+
+  // Patch embedding: the stride-P convolution as im2col + GEMM, then its LayerNorm.
+  const int64_t tokens0 = static_cast<int64_t>(n) * G * G;
+  std::vector<float> cols(tokens0 * P * P);
+#pragma omp parallel for
+  for (int64_t t = 0; t < tokens0; ++t) {
+    const int64_t b = t / (G * G), gy = t / G % G, gx = t % G;
+    for (int ky = 0; ky < P; ++ky)
+      std::memcpy(&cols[t * P * P + ky * P], &image[(b * S + gy * P + ky) * S + gx * P], P * sizeof(float));
+  }
+  std::vector<float> x(tokens0 * c_.embed_dim);
+  linear(patch_embed_, cols.data(), tokens0, x.data());
+  if (c_.patch_norm) layer_norm(patch_norm_, x.data(), tokens0, x.data());
+
+  for (const Stage& s : stages_) {
+    for (const Block& b : s.blocks) block_forward(b, s, x, n);
+    if (!s.merge) continue;
+    // Patch merging: 2x2 neighbours (even/even, odd/even, even/odd, odd/odd) concatenated, LayerNorm, Linear.
+    const int H = s.height, W = s.width, C = s.dim, H2 = (H + 1) / 2, W2 = (W + 1) / 2;
+    const int64_t merged = static_cast<int64_t>(n) * H2 * W2;
+    std::vector<float> cat(merged * 4 * C, 0.0f);
+#pragma omp parallel for
+    for (int64_t t = 0; t < merged; ++t) {
+      const int64_t b = t / (H2 * W2), y = t / W2 % H2 * 2, xx = t % W2 * 2;
+      const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
+      for (int q = 0; q < 4; ++q)
+        if (y + dy[q] < H && xx + dx[q] < W)
+          std::memcpy(&cat[(t * 4 + q) * C], &x[((b * H + y + dy[q]) * W + xx + dx[q]) * C], C * sizeof(float));
+    }
+    layer_norm(s.merge_norm, cat.data(), merged, cat.data());
+    x.assign(merged * 2 * C, 0.0f);
+    linear(s.merge_reduction, cat.data(), merged, x.data());
+  }
+
+  // LayerNorm, then the mean over all tokens (HF's reshapes before avgpool only reorder them).
+  const int F = c_.num_features();
+  const int64_t per_clip = static_cast<int64_t>(x.size()) / F / n;
+  layer_norm(final_norm_, x.data(), per_clip * n, x.data());
+  std::vector<float> pooled(static_cast<size_t>(n) * F, 0.0f);
+  for (int b = 0; b < n; ++b) {
+    std::vector<double> sum(F, 0.0);
+    for (int64_t t = 0; t < per_clip; ++t)
+      for (int ch = 0; ch < F; ++ch) sum[ch] += x[(b * per_clip + t) * F + ch];
+    for (int ch = 0; ch < F; ++ch) pooled[static_cast<size_t>(b) * F + ch] = static_cast<float>(sum[ch] / per_clip);
+  }
+
+  std::vector<float> hidden(static_cast<size_t>(n) * c_.projection_dim);
+  linear(projection1_, pooled.data(), n, hidden.data());
+  activate(c_.projection_act, hidden.data(), static_cast<int64_t>(hidden.size()));
+  out.values.resize(static_cast<size_t>(n) * out.dim);
+  linear(projection2_, hidden.data(), n, out.values.data());
+  l2_normalize_rows(out.values.data(), n, out.dim);
+  return out;
+}
+
+}  // namespace cc

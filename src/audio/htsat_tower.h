@@ -1,0 +1,75 @@
+// CLAP's audio tower, HTSAT (HF ClapAudioModel + audio_projection), readable against
+// modeling_clap.py: BatchNorm over mel bins -> bicubic 1001 -> 1024 frames -> the mel-to-image
+// reshape -> 4x4 patch embedding -> Swin stages (window attention with relative position bias,
+// shifted windows with their -100 masks, patch merging) -> LayerNorm -> mean over tokens ->
+// Linear, ReLU, Linear -> L2. Matches `ClapModel.get_audio_features`.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/attention.h"
+#include "core/embeddings.h"
+#include "core/gemm.h"
+#include "core/kernels.h"
+
+namespace cc {
+
+struct HtsatConfig {  // defaults: transformers' ClapAudioConfig
+  int num_mel_bins = 64, spec_size = 256, patch_size = 4, patch_stride = 4, window_size = 8;
+  int embed_dim = 96;  // patch_embeds_hidden_size
+  std::vector<int> depths{2, 2, 6, 2}, heads{4, 8, 16, 32};
+  double mlp_ratio = 4.0;
+  bool qkv_bias = true, patch_norm = true;
+  Activation act = Activation::kGelu;
+  float eps = 1e-5f;
+  int hidden_size = 768, projection_dim = 512;
+  Activation projection_act = Activation::kRelu;
+
+  int freq_ratio() const { return spec_size / num_mel_bins; }
+  int grid() const { return spec_size / patch_stride; }
+  int num_features() const { return embed_dim << (depths.size() - 1); }
+};
+
+// From a ClapModel config.json (its "audio_config" section).
+Result<HtsatConfig> read_htsat_config(const nlohmann::json& clap_config);
+
+class HtsatTower {
+ public:
+  static Result<HtsatTower> load(SafeTensors& w, const HtsatConfig& c);
+
+  // features: [count, frames, num_mel_bins] log-mel spectrograms (frames <= spec_size * freq_ratio).
+  Result<Embeddings> embed(const float* features, int count, int frames) const;
+
+  const HtsatConfig& config() const { return c_; }
+
+ private:
+  struct Block {
+    LayerNorm layernorm_before, layernorm_after;
+    Linear query, key, value, output, intermediate, fc_out;
+    std::vector<float> position_bias;  // [heads, S, S], gathered from the table once
+    int heads = 0, shift = 0;
+  };
+  struct Stage {
+    int dim = 0, height = 0, width = 0, window = 0;
+    std::vector<Block> blocks;
+    std::vector<float> shift_mask;  // [windows, S, S]: 0 or -100
+    bool merge = false;
+    LayerNorm merge_norm;
+    Linear merge_reduction;
+  };
+
+  void mel_to_image(const float* features, int count, int frames, float* image) const;
+  void block_forward(const Block& b, const Stage& s, std::vector<float>& x, int count) const;
+
+  HtsatConfig c_;
+  Tensor bn_weight_, bn_bias_, bn_mean_, bn_var_;
+  Linear patch_embed_;
+  LayerNorm patch_norm_;
+  std::vector<Stage> stages_;
+  LayerNorm final_norm_;
+  Linear projection1_, projection2_;
+};
+
+}  // namespace cc
