@@ -22,6 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
+import soundfile
+import soxr
+from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 from transformers.models.clip.tokenization_clip import bytes_to_unicode
 
@@ -41,13 +44,13 @@ CLIP_PREPROCESSOR = {
 CLIP_MODELS = {
     "clip-tiny-a": dict(  # fp16 weights; legacy eos_token_id 2 (argmax pooling) as in the real checkpoint
         dtype=torch.float16, projection_dim=16, preprocessor=CLIP_PREPROCESSOR,
-        text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        text=dict(hidden_size=16, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                   bos_token_id=0, eos_token_id=2, pad_token_id=1),
         vision=dict(hidden_size=32, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
                     image_size=224, patch_size=32)),
     "clip-tiny-b": dict(  # bf16; eos_token_id 49407 (first-eos pooling); odd patch 15 that leaves a remainder
         dtype=torch.bfloat16, projection_dim=24, preprocessor=CLIP_PREPROCESSOR,
-        text=dict(hidden_size=24, intermediate_size=40, num_hidden_layers=3, num_attention_heads=2,
+        text=dict(hidden_size=12, intermediate_size=40, num_hidden_layers=3, num_attention_heads=2,
                   hidden_act="gelu"),
         vision=dict(hidden_size=48, intermediate_size=64, num_hidden_layers=3, num_attention_heads=3,
                     image_size=224, patch_size=15, hidden_act="gelu")),
@@ -58,6 +61,30 @@ CLIP_MODELS = {
         vision=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                     image_size=64, patch_size=16)),
 }
+
+# laion/larger_clap_music_and_speech's preprocessor_config.json.
+CLAP_PREPROCESSOR = {
+    "chunk_length_s": 10, "feature_extractor_type": "ClapFeatureExtractor", "feature_size": 64,
+    "fft_window_size": 1024, "frequency_max": 14000, "frequency_min": 50, "hop_length": 480,
+    "max_length_s": 10, "n_fft": 1024, "nb_frequency_bins": 513, "nb_max_frames": 1000,
+    "nb_max_samples": 480000, "padding": "repeatpad", "padding_side": "right", "padding_value": 0.0,
+    "processor_class": "ClapProcessor", "return_attention_mask": False, "sampling_rate": 48000,
+    "top_db": None, "truncation": "rand_trunc",
+}
+
+# Tiny HTSAT checkpoints with the real input geometry (64 mel bins, spec_size 256, patch 4).
+CLAP_MODELS = {
+    "clap-tiny-a": dict(  # fp32; 4 stages, window 8: the last stage is one unshifted window
+        dtype=torch.float32, projection_dim=16,
+        audio=dict(patch_embeds_hidden_size=8, depths=[2, 2, 2, 2], num_attention_heads=[1, 2, 2, 4],
+                   window_size=8, hidden_size=64)),
+    "clap-tiny-b": dict(  # fp16; 3 stages, window 6: grids 64/32/16 are padded to whole windows
+        dtype=torch.float16, projection_dim=8,
+        audio=dict(patch_embeds_hidden_size=12, depths=[2, 1, 2], num_attention_heads=[2, 3, 4],
+                   window_size=6, hidden_size=48, mlp_ratio=2.0)),
+}
+CLAP_TEXT = dict(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                 max_position_embeddings=40, type_vocab_size=1)
 
 EMBED_TEXTS = [
     "a photo of a cat",
@@ -265,6 +292,110 @@ def make_clip(name: str, spec: dict, tokenizer_dir: Path, images_dir: Path, imag
     return ref
 
 
+def make_audio(out: Path) -> list:
+    """Clips in every format libsndfile reads, at several rates and lengths."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+
+    def t(seconds, rate):
+        return np.arange(int(round(seconds * rate))) / rate
+
+    def tone(seconds, rate, f=440.0):
+        x = t(seconds, rate)
+        return 0.5 * np.sin(2 * np.pi * f * x) + 0.2 * np.sin(2 * np.pi * 3.1 * f * x)
+
+    def chirp(seconds, rate, f0=200.0, f1=8000.0):
+        x = t(seconds, rate)
+        return 0.6 * np.sin(2 * np.pi * (f0 * x + (f1 - f0) / (2 * seconds) * x * x))
+
+    clips = [  # name, signal [frames] or [frames, channels], rate, soundfile format, subtype
+        ("tone_48k_pcm16.wav", tone(1.0, 48000), 48000, "WAV", "PCM_16"),
+        ("chirp_44k.flac", chirp(3.0, 44100), 44100, "FLAC", "PCM_16"),
+        ("noise_16k.ogg", 0.3 * rng.standard_normal(32000), 16000, "OGG", "VORBIS"),
+        ("silence_48k_float.wav", np.zeros(12000), 48000, "WAV", "FLOAT"),
+        ("short_8k_u8.wav", tone(0.3, 8000, 330.0), 8000, "WAV", "PCM_U8"),
+        ("exact_10s_16k.flac", tone(10.0, 16000, 220.0) * np.linspace(0.2, 1, 160000), 16000, "FLAC", "PCM_16"),
+        ("long_23s_8k.flac", np.concatenate([chirp(8.0, 8000, 100, 3000), tone(7.0, 8000, 500),
+                                             tone(8.0, 8000, 1500)]), 8000, "FLAC", "PCM_16"),
+        ("stereo_44k_pcm24.wav", np.stack([tone(0.2, 44100, 300), chirp(0.2, 44100)], axis=1), 44100, "WAV", "PCM_24"),
+        ("float64_22k.wav", chirp(0.3, 22050, 100, 5000), 22050, "WAV", "DOUBLE"),
+        ("wavex_48k_pcm32.wav", tone(0.2, 48000, 1000), 48000, "WAVEX", "PCM_32"),
+        ("opus_48k.ogg", chirp(2.0, 48000, 300, 3000), 48000, "OGG", "OPUS"),
+        ("mp3_44k.mp3", tone(2.0, 44100, 660), 44100, "MP3", "MPEG_LAYER_III"),
+    ]
+    for name, x, rate, fmt, subtype in clips:
+        soundfile.write(out / name, x, rate, format=fmt, subtype=subtype)
+    return [c[0] for c in clips]
+
+
+def load_at_48k(path: Path):
+    """What a Python CLAP pipeline does: soundfile (float64), mean of channels, soxr HQ, librosa's length."""
+    data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    mono = data.mean(axis=1)
+    if rate == 48000:
+        return mono, mono, rate
+    y = soxr.resample(mono, rate, 48000, quality="HQ")
+    n = int(np.ceil(len(mono) * 48000 / rate))
+    y = np.pad(y, (0, max(0, n - len(y))))[:n]  # librosa.util.fix_length
+    return mono, y, rate
+
+
+def slices(x: np.ndarray, n: int = 1024) -> np.ndarray:
+    """Start, middle and end of a signal (all of it when shorter)."""
+    if len(x) <= 3 * n:
+        return x
+    mid = len(x) // 2 - n // 2
+    return np.concatenate([x[:n], x[mid:mid + n], x[-n:]])
+
+
+def clap_windows(wave: np.ndarray, max_len: int = 480000, hop: int = 480000):
+    """The deterministic long-audio modes the engine documents, for the reference."""
+    if len(wave) <= max_len:
+        return {"all": [wave]}
+    last = len(wave) - max_len
+    starts = list(range(0, last, hop)) + [last]
+    return {"first": [wave[:max_len]], "center": [wave[last // 2: last // 2 + max_len]],
+            "windows": [wave[s:s + max_len] for s in starts]}
+
+
+def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None:
+    torch.manual_seed(sum(map(ord, name)))
+    config = ClapConfig(text_config=CLAP_TEXT, audio_config=spec["audio"], projection_dim=spec["projection_dim"])
+    model = ClapModel(config).eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "relative_position_bias_table" in n:
+                p.copy_(torch.randn_like(p) * 0.5)  # HF initialises it to zeros; make it matter
+            elif p.dim() >= 2:
+                p.mul_(4.0)
+        bn = model.audio_model.audio_encoder.batch_norm
+        bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 5 - 30)
+        bn.running_var.copy_(torch.rand_like(bn.running_var) * 200 + 50)
+        for p in list(model.parameters()) + [bn.running_mean, bn.running_var]:
+            p.copy_(p.to(spec["dtype"]).to(torch.float32))
+    d = OUT / "models" / name
+    d.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(str(d))
+    state = {k: (v.to(spec["dtype"]) if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
+    (d / "preprocessor_config.json").write_text(json.dumps(CLAP_PREPROCESSOR, indent=2) + "\n")
+
+    model = ClapModel.from_pretrained(str(d)).eval()
+    fe = ClapFeatureExtractor(**CLAP_PREPROCESSOR)
+    ref = {"model": name, "audio": []}
+    with torch.no_grad():
+        for f in audio_names:
+            _, wave, _ = load_at_48k(audio_dir / f)
+            entry = {"file": f}
+            for mode, waves in clap_windows(wave).items():
+                feats = np.concatenate([fe(w, sampling_rate=48000, return_tensors="np")["input_features"] for w in waves])
+                v = torch.nn.functional.normalize(model.get_audio_features(input_features=torch.from_numpy(feats)), dim=-1)
+                v = torch.nn.functional.normalize(v.sum(0), dim=-1)
+                entry[mode] = v.tolist()
+            ref["audio"].append(entry)
+    (OUT / "reference" / f"{name}.json").write_text(json.dumps(ref) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.parse_args()
@@ -300,6 +431,30 @@ def main():
 
     for name, spec in CLIP_MODELS.items():
         make_clip(name, spec, tokenizer_dir, images_dir, names, tokenizer)
+        print(f"model: {name}")
+
+    # Audio: decoded and resampled signals (start/middle/end), mel features, embeddings.
+    audio_dir = OUT / "audio"
+    audio_names = make_audio(audio_dir)
+    fe = ClapFeatureExtractor(**CLAP_PREPROCESSOR)
+    signals_dir = OUT / "audio_reference"
+    signals_dir.mkdir(exist_ok=True)
+    index = []
+    for f in audio_names:
+        mono, wave, rate = load_at_48k(audio_dir / f)
+        slices(mono).astype("<f8").tofile(signals_dir / (f + ".decoded.f64"))
+        slices(wave).astype("<f8").tofile(signals_dir / (f + ".48k.f64"))
+        entry = {"file": f, "rate": rate, "decoded_length": len(mono), "length_48k": len(wave)}
+        if len(wave) <= 480000:
+            mel = fe(wave, sampling_rate=48000, return_tensors="np")["input_features"][0, 0]
+            every = 1 if f == "tone_48k_pcm16.wav" else 25  # all frames of one clip, every 25th of the rest
+            mel[::every].astype("<f4").tofile(signals_dir / (f + ".mel.f32"))
+            entry.update(mel_frames=mel.shape[0], mel_every=every)
+        index.append(entry)
+    (OUT / "reference" / "audio.json").write_text(json.dumps(index, indent=1) + "\n")
+    print(f"audio: {len(audio_names)} clips")
+    for name, spec in CLAP_MODELS.items():
+        make_clap(name, spec, audio_dir, audio_names)
         print(f"model: {name}")
 
 

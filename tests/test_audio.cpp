@@ -1,0 +1,257 @@
+// Audio against the Python reference pipeline: soundfile decoding, python-soxr HQ
+// resampling, ClapFeatureExtractor features (<= 1e-3 dB) and ClapModel.get_audio_features
+// (cosine >= 0.99999), for every format and rate in the fixtures; then hostile input.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "audio/decode_audio.h"
+#include "audio/resample.h"
+#include "model/clap_model.h"
+#include "test_util.h"
+
+namespace cc {
+namespace {
+
+std::vector<double> read_f64(const std::string& rel) {
+  auto raw = read_file(test::fixture(rel));
+  EXPECT_TRUE(raw.ok()) << rel;
+  std::vector<double> v(raw.ok() ? raw->size() / 8 : 0);
+  if (raw.ok()) std::memcpy(v.data(), raw->data(), v.size() * 8);
+  return v;
+}
+
+// The reference keeps the start, middle and end 1024 samples of long signals.
+std::vector<double> slices(const std::vector<double>& x, size_t n = 1024) {
+  if (x.size() <= 3 * n) return x;
+  const size_t mid = x.size() / 2 - n / 2;
+  std::vector<double> out(x.begin(), x.begin() + n);
+  out.insert(out.end(), x.begin() + mid, x.begin() + mid + n);
+  out.insert(out.end(), x.end() - n, x.end());
+  return out;
+}
+
+double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+bool lossy(const std::string& f) { return f.find(".ogg") != std::string::npos || f.find(".mp3") != std::string::npos; }
+
+TEST(AudioDecode, EveryFormatDecodesAsSoundfileDoes) {
+  const auto index = test::fixture_json("reference/audio.json");
+  ASSERT_GE(index.size(), 12u);
+  for (const auto& e : index) {
+    const std::string f = e["file"];
+    auto a = decode_audio_file(test::fixture("audio/" + f));
+    ASSERT_TRUE(a.ok()) << f << ": " << a.error().message;
+    EXPECT_EQ(a->sample_rate, e["rate"].get<int>()) << f;
+    EXPECT_EQ(a->samples.size(), e["decoded_length"].get<size_t>()) << f;
+    const double d = max_diff(slices(a->samples), read_f64("audio_reference/" + f + ".decoded.f64"));
+    // PCM and FLAC are exact; lossy decoders (Vorbis, Opus, MP3) are float code whose builds
+    // differ between Debian's libraries and the soundfile wheel's.
+    EXPECT_LE(d, lossy(f) ? 1e-4 : 1e-9) << f;
+    std::printf("decode %-24s %6d Hz %8zu samples, max |diff| %.2e\n", f.c_str(), a->sample_rate, a->samples.size(), d);
+  }
+}
+
+TEST(AudioResample, MatchesPythonSoxrHq) {
+  for (const auto& e : test::fixture_json("reference/audio.json")) {
+    const std::string f = e["file"];
+    auto a = decode_audio_file(test::fixture("audio/" + f));
+    ASSERT_TRUE(a.ok());
+    auto y = resample(a->samples, a->sample_rate, 48000);
+    ASSERT_TRUE(y.ok()) << y.error().message;
+    EXPECT_EQ(y->size(), e["length_48k"].get<size_t>()) << f;
+    const double d = max_diff(slices(y.value()), read_f64("audio_reference/" + f + ".48k.f64"));
+    EXPECT_LE(d, lossy(f) ? 1e-4 : 1e-6) << f;
+    std::printf("resample %-24s -> %8zu samples, max |diff| %.2e\n", f.c_str(), y->size(), d);
+  }
+}
+
+std::unique_ptr<ClapModel> load(const std::string& name) {
+  auto m = ClapModel::load(test::fixture("models/" + name));
+  EXPECT_TRUE(m.ok()) << m.error().message;
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
+TEST(ClapFeatures, LogMelMatchesHuggingFaceWithin1e3Db) {
+  auto m = load("clap-tiny-a");
+  ASSERT_TRUE(m);
+  double worst = 0;
+  for (const auto& e : test::fixture_json("reference/audio.json")) {
+    if (!e.contains("mel_every")) continue;
+    const std::string f = e["file"];
+    auto a = decode_audio_file(test::fixture("audio/" + f));
+    ASSERT_TRUE(a.ok());
+    auto wave = m->at_model_rate(a.value());
+    ASSERT_TRUE(wave.ok());
+    const auto windows = m->features().windows(wave.value(), {});
+    ASSERT_EQ(windows.size(), 1u);
+    const auto mel = m->features().log_mel(windows[0]);
+    const int bins = 64, every = e["mel_every"];
+    ASSERT_EQ(mel.size(), e["mel_frames"].get<size_t>() * bins) << f;
+    auto raw = read_file(test::fixture("audio_reference/" + f + ".mel.f32"));
+    ASSERT_TRUE(raw.ok());
+    std::vector<float> want(raw->size() / 4);
+    std::memcpy(want.data(), raw->data(), raw->size());
+    double d = 0;
+    for (size_t r = 0; r < want.size() / bins; ++r)
+      for (int b = 0; b < bins; ++b)
+        d = std::max(d, std::fabs(static_cast<double>(mel[(r * every) * bins + b]) - want[r * bins + b]));
+    EXPECT_LE(d, 1e-3) << f << " (dB)";
+    worst = std::max(worst, d);
+  }
+  std::printf("mel parity: max |diff| %.2e dB\n", worst);
+}
+
+TEST(ClapFeatures, SlaneyBankForRandTruncAndShortClipsRepeatPad) {
+  auto m = load("clap-tiny-a");
+  ASSERT_TRUE(m);
+  const auto& c = m->features().config();
+  EXPECT_EQ(c.frames(), 1001);
+  // repeatpad: 0.3 s = 14400 samples tiled int(480000 / 14400) = 33 times, then zeros.
+  std::vector<double> clip(14400);
+  for (size_t i = 0; i < clip.size(); ++i) clip[i] = std::sin(0.01 * i);
+  const auto w = m->features().windows(clip, {});
+  ASSERT_EQ(w.size(), 1u);
+  ASSERT_EQ(w[0].size(), 480000u);
+  EXPECT_EQ(w[0][14400 * 32 + 5], clip[5]);
+  EXPECT_EQ(w[0][14400 * 33 + 5], 0.0);
+}
+
+class ClapParity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
+  auto m = load(GetParam());
+  ASSERT_TRUE(m);
+  const auto ref = test::fixture_json("reference/" + GetParam() + ".json");
+  double worst_cos = 1, worst_diff = 0;
+  std::vector<Audio> batch;
+  std::vector<std::vector<float>> batch_want;
+  for (const auto& e : ref["audio"]) {
+    const std::string f = e["file"];
+    auto a = decode_audio_file(test::fixture("audio/" + f));
+    ASSERT_TRUE(a.ok());
+    for (const auto& [mode_name, want_json] : e.items()) {
+      if (mode_name == "file") continue;
+      LongAudioOptions opts;
+      if (mode_name != "all") opts.mode = parse_long_audio(mode_name).value();
+      auto v = m->embed_audio({a.value()}, opts);
+      ASSERT_TRUE(v.ok()) << v.error().message;
+      const auto want = want_json.get<std::vector<float>>();
+      const double cos = test::cosine(v->row(0), want), diff = test::max_abs_diff(v->row(0), want);
+      EXPECT_GE(cos, test::kMinCosine) << f << " " << mode_name;
+      EXPECT_LE(diff, test::kMaxAbsDiff) << f << " " << mode_name;
+      worst_cos = std::min(worst_cos, cos);
+      worst_diff = std::max(worst_diff, diff);
+      if (mode_name == "all") {
+        batch.push_back(a.value());
+        batch_want.push_back(want);
+      }
+    }
+  }
+  auto batched = m->embed_audio(batch, {});  // clips batched together give the same vectors
+  ASSERT_TRUE(batched.ok());
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_GE(test::cosine(batched->row(i), batch_want[i]), test::kMinCosine);
+  std::printf("%s audio parity: %zu clips (+ long-audio modes), min cosine %.8f, max |diff| %.2e\n",
+              GetParam().c_str(), ref["audio"].size(), worst_cos, worst_diff);
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapParity, ::testing::Values("clap-tiny-a", "clap-tiny-b"));
+
+TEST(ClapModelLoad, MapsOnlyTheAudioTower) {
+  auto m = load("clap-tiny-a");
+  ASSERT_TRUE(m);
+  auto size = MappedFile::file_size(test::fixture("models/clap-tiny-a/model.safetensors"));
+  ASSERT_TRUE(size.ok());
+  EXPECT_LT(m->mapped_weight_bytes(), size.value());
+  std::printf("clap-tiny-a: %zu of %zu weight bytes mapped\n", m->mapped_weight_bytes(), size.value());
+}
+
+// A 32-bit float WAV with the given samples and header fields.
+std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_t rate, uint16_t channels = 1) {
+  auto put32 = [](std::vector<uint8_t>& b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
+  auto put16 = [](std::vector<uint8_t>& b, uint16_t v) { b.push_back(v & 0xFF), b.push_back(v >> 8); };
+  std::vector<uint8_t> b = {'R', 'I', 'F', 'F'};
+  const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * 4);
+  put32(b, 36 + data_bytes);
+  for (char c : std::string("WAVEfmt ")) b.push_back(static_cast<uint8_t>(c));
+  put32(b, 16);
+  put16(b, 3);  // IEEE float
+  put16(b, channels);
+  put32(b, rate);
+  put32(b, rate * 4 * channels);
+  put16(b, static_cast<uint16_t>(4 * channels));
+  put16(b, 32);
+  for (char c : std::string("data")) b.push_back(static_cast<uint8_t>(c));
+  put32(b, data_bytes);
+  const auto* p = reinterpret_cast<const uint8_t*>(samples.data());
+  b.insert(b.end(), p, p + data_bytes);
+  return b;
+}
+
+TEST(AudioDecode, HostileInputGetsClearErrors) {
+  auto expect_error = [](const std::vector<uint8_t>& bytes, const std::string& needle, const AudioLimits& limits = {}) {
+    auto a = decode_audio(bytes.data(), bytes.size(), limits);
+    ASSERT_FALSE(a.ok()) << needle;
+    EXPECT_NE(a.error().message.find(needle), std::string::npos) << a.error().message;
+  };
+  expect_error({}, "empty audio data");
+  expect_error(float_wav({}, 48000), "no samples");
+  expect_error(float_wav({0.1f, NAN, 0.2f}, 48000), "NaN or infinite");
+  expect_error(float_wav({0.1f, INFINITY}, 48000), "NaN or infinite");
+  expect_error(float_wav({0.1f, 0.2f}, 1'000'000'000), "sample rate");
+  expect_error(float_wav(std::vector<float>(48000 * 3), 48000), "limit", AudioLimits{2.0});
+  const std::string text = "this is not audio at all, just text in a file";
+  expect_error(std::vector<uint8_t>(text.begin(), text.end()), "not audio");
+  std::vector<uint8_t> m4a = {0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'M', '4', 'A', ' ', 0, 0, 0, 0};
+  expect_error(m4a, "MP4/M4A");
+  expect_error({0x1A, 0x45, 0xDF, 0xA3, 0x9f, 0x42, 0x86, 0x81}, "WebM");
+  auto png = read_file(test::fixture("images/odd_7x5.png"));
+  ASSERT_TRUE(png.ok());
+  expect_error(png.value(), "not audio");
+  auto missing = decode_audio_file("/nonexistent/rain.wav");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/nonexistent/rain.wav"), std::string::npos);
+}
+
+TEST(AudioDecode, TruncatedAndCorruptedFilesNeverCrash) {
+  std::mt19937 rng(7);
+  for (const auto& e : test::fixture_json("reference/audio.json")) {
+    const std::string f = e["file"];
+    auto bytes = read_file(test::fixture("audio/" + f));
+    ASSERT_TRUE(bytes.ok());
+    const auto& b = bytes.value();
+    for (size_t cut : {size_t{1}, size_t{4}, size_t{12}, size_t{44}, b.size() / 2, b.size() - 1}) {
+      if (cut >= b.size()) continue;
+      auto a = decode_audio(b.data(), cut);
+      if (!a.ok()) EXPECT_FALSE(a.error().message.empty());
+    }
+    for (int trial = 0; trial < 25; ++trial) {
+      auto c = b;
+      for (int i = 0; i < 1 + trial % 6; ++i) c[rng() % std::min<size_t>(c.size(), trial % 2 ? 256 : c.size())] ^= 0xFF;
+      auto a = decode_audio(c.data(), c.size());
+      if (!a.ok()) EXPECT_FALSE(a.error().message.empty());
+    }
+  }
+}
+
+TEST(ClapModelLoad, BrokenConfigsNameTheirFault) {
+  auto fused = read_htsat_config({{"audio_config", {{"enable_fusion", true}}}});
+  ASSERT_FALSE(fused.ok());
+  EXPECT_NE(fused.error().message.find("fusion"), std::string::npos);
+  EXPECT_FALSE(read_htsat_config({{"audio_config", {{"depths", {2, 2}}, {"num_attention_heads", {4}}}}}).ok());
+  EXPECT_FALSE(read_htsat_config({{"audio_config", {{"hidden_size", 100}}}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"fft_window_size", 1000}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"padding", "mirror"}}).ok());
+  EXPECT_FALSE(parse_long_audio("fusion").ok());
+  EXPECT_FALSE(parse_long_audio("random").ok());
+  auto not_dir = ClapModel::load("/nonexistent/clap");
+  ASSERT_FALSE(not_dir.ok());
+}
+
+}  // namespace
+}  // namespace cc
