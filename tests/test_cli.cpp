@@ -64,6 +64,44 @@ TEST(Cli, BadInputNamesItAndFailsWithoutPartialOutput) {
   std::remove(out.c_str());
 }
 
+TEST(Cli, EmbedsAudioWithADeterministicLongAudioMode) {
+  const auto ref = test::fixture_json("reference/clap-tiny-a.json");
+  nlohmann::json want;
+  for (const auto& e : ref["audio"])
+    if (e["file"] == "long_23s_8k.flac") want = e;
+  ASSERT_FALSE(want.is_null());
+  for (const std::string mode : {"windows", "first", "center"}) {
+    auto r = run("embed --model " + test::fixture("models/clap-tiny-a") + " --audio " +
+                 test::fixture("audio/long_23s_8k.flac") + " --long-audio " + mode);
+    ASSERT_EQ(r.code, 0) << mode;
+    const auto row = nlohmann::json::parse(r.out);
+    EXPECT_EQ(row["modality"], "audio");
+    const auto got = row["embedding"].get<std::vector<float>>();
+    EXPECT_GE(test::cosine(got.data(), want[mode].get<std::vector<float>>()), test::kMinCosine) << mode;
+  }
+  auto again = run("embed --model " + test::fixture("models/clap-tiny-a") + " --audio " + test::fixture("audio/long_23s_8k.flac"));
+  auto once_more = run("embed --model " + test::fixture("models/clap-tiny-a") + " --audio " + test::fixture("audio/long_23s_8k.flac"));
+  EXPECT_EQ(again.out, once_more.out);  // same input, same vector
+}
+
+TEST(Cli, AudioErrorsNameTheInput) {
+  const std::string clap = "embed --model " + test::fixture("models/clap-tiny-a");
+  auto wrong_modality = run(clap + " --image " + test::fixture("images/photo_420.jpg"), true);
+  EXPECT_EQ(wrong_modality.code, 1);
+  EXPECT_NE(wrong_modality.out.find("CLAP checkpoint"), std::string::npos) << wrong_modality.out;
+  auto audio_to_clip = run(kModel + " --audio " + test::fixture("audio/tone_48k_pcm16.wav"), true);
+  EXPECT_EQ(audio_to_clip.code, 1);
+  EXPECT_NE(audio_to_clip.out.find("CLIP checkpoint"), std::string::npos) << audio_to_clip.out;
+  auto not_audio = run(clap + " --audio " + test::fixture("images/photo_420.jpg"), true);
+  EXPECT_EQ(not_audio.code, 1);
+  EXPECT_NE(not_audio.out.find("photo_420.jpg"), std::string::npos) << not_audio.out;
+  auto too_long = run(clap + " --audio " + test::fixture("audio/long_23s_8k.flac") + " --max-audio-seconds 5", true);
+  EXPECT_EQ(too_long.code, 1);
+  EXPECT_NE(too_long.out.find("limit"), std::string::npos) << too_long.out;
+  EXPECT_EQ(run(clap + " --audio x.wav --long-audio fusion").code, 2);
+  EXPECT_EQ(run(clap + " --audio x.wav --window-hop 10x").code, 2);
+}
+
 TEST(Cli, UsageErrorsAndHelp) {
   EXPECT_EQ(run("embed --bogus").code, 2);
   EXPECT_EQ(run("embed --text hi").code, 2);  // no --model
@@ -75,7 +113,8 @@ TEST(Cli, UsageErrorsAndHelp) {
   EXPECT_NE(bad_model.out.find("/nonexistent"), std::string::npos);
   auto help = run("embed --help");
   EXPECT_EQ(help.code, 0);
-  for (const char* flag : {"--model", "--text", "--image", "--batch", "--threads", "--max-pixels", "--output"})
+  for (const char* flag : {"--model", "--text", "--image", "--audio", "--long-audio", "--window-hop", "--max-audio-seconds",
+                           "--batch", "--threads", "--max-pixels", "--output"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("bench --help").code, 0);

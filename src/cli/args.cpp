@@ -63,6 +63,16 @@ Result<int> Args::get_int(const std::string& name, int fallback, int min, int ma
   return parse_int(name, get(name), min, max);
 }
 
+Result<double> Args::get_double(const std::string& name, double fallback, double min, double max) const {
+  if (!has(name)) return fallback;
+  const std::string s = get(name);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !(v >= min && v <= max))
+    return error("--" + name + " must be a number from " + std::to_string(min) + " to " + std::to_string(max) + ", got '" + s + "'");
+  return v;
+}
+
 Result<std::vector<int>> Args::get_int_list(const std::string& name, const std::string& fallback) const {
   std::vector<int> out;
   std::string s = get(name, fallback);

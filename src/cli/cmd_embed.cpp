@@ -10,7 +10,10 @@
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/threads.h"
+#include "audio/decode_audio.h"
+#include "model/clap_model.h"
 #include "model/clip_model.h"
+#include "model/model_kind.h"
 #include "vision/decode_image.h"
 
 namespace cc {
@@ -18,9 +21,13 @@ namespace cc {
 namespace {
 
 const std::vector<Flag> kFlags = {
-    {"model", "DIR", "model directory (a Hugging Face CLIP checkpoint: config.json, model.safetensors, tokenizer.json, preprocessor_config.json)"},
-    {"text", "TEXT", "a text to embed", "", true},
-    {"image", "PATH", "an image file to embed (JPEG, PNG, GIF, WebP, BMP)", "", true},
+    {"model", "DIR", "model directory: a Hugging Face CLIP checkpoint (text, images) or CLAP checkpoint (audio) with config.json, model.safetensors and preprocessor_config.json"},
+    {"text", "TEXT", "a text to embed (CLIP)", "", true},
+    {"image", "PATH", "an image file to embed (CLIP): JPEG, PNG, GIF, WebP, BMP", "", true},
+    {"audio", "PATH", "an audio file to embed (CLAP): WAV, FLAC, OGG Vorbis, Opus, MP3", "", true},
+    {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, or center", "windows"},
+    {"window-hop", "SECONDS", "hop between windows in --long-audio windows", "10"},
+    {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"batch", "N", "inputs of one modality per forward pass", "8"},
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
@@ -29,10 +36,11 @@ const std::vector<Flag> kFlags = {
 };
 
 struct Input {
-  std::string modality;  // "text" or "image"
-  std::string value;     // the text, or the image path
+  std::string modality;  // "text", "image" or "audio"
+  std::string value;     // the text, or the file path
   std::vector<int32_t> ids;
   Image image;
+  Audio audio;
 };
 
 void append_json_line(std::string& out, size_t index, const std::string& modality, const float* v, int dim) {
@@ -55,7 +63,7 @@ void progress(size_t done, size_t total) {
 }  // namespace
 
 int cmd_embed(int argc, char** argv) {
-  const std::string synopsis = "clipclap embed --model DIR [--text TEXT]... [--image PATH]... [options]";
+  const std::string synopsis = "clipclap embed --model DIR [--text TEXT]... [--image PATH]... [--audio PATH]... [options]";
   const std::string description =
       "Embeds each input into the model's shared space and prints one JSON object per input, in the order\n"
       "given: {\"index\", \"modality\", \"dim\", \"embedding\"}. Vectors are L2-normalised.";
@@ -71,8 +79,12 @@ int cmd_embed(int argc, char** argv) {
   auto batch = args->get_int("batch", 8, 1, 4096);
   auto threads = args->get_int("threads", 0, 0, 1024);
   auto max_pixels = args->get_int("max-pixels", 89'478'485, 1, 2'000'000'000);
+  auto max_audio = args->get_int("max-audio-seconds", 600, 1, 86'400);
+  auto long_audio = parse_long_audio(args->get("long-audio", "windows"));
+  auto hop = args->get_double("window-hop", 10, 0.01, 86'400);
   for (const Error* e : {batch.ok() ? nullptr : &batch.error(), threads.ok() ? nullptr : &threads.error(),
-                         max_pixels.ok() ? nullptr : &max_pixels.error()}) {
+                         max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
+                         long_audio.ok() ? nullptr : &long_audio.error(), hop.ok() ? nullptr : &hop.error()}) {
     if (e) {
       std::fprintf(stderr, "clipclap embed: %s\n", e->message.c_str());
       return 2;
@@ -84,30 +96,56 @@ int cmd_embed(int argc, char** argv) {
   }
   std::vector<Input> inputs;
   for (const auto& [name, value] : args->in_order())
-    if (name == "text" || name == "image") inputs.push_back({name, value, {}, {}});
+    if (name == "text" || name == "image" || name == "audio") inputs.push_back({name, value, {}, {}, {}});
   if (inputs.empty()) {
-    std::fprintf(stderr, "clipclap embed: nothing to embed (give --text or --image)\n");
+    std::fprintf(stderr, "clipclap embed: nothing to embed (give --text, --image or --audio)\n");
     return 2;
   }
   set_num_threads(threads.value());
 
-  auto model = ClipModel::load(args->get("model"));
-  if (!model.ok()) {
-    std::fprintf(stderr, "clipclap embed: %s\n", model.error().message.c_str());
+  const std::string dir = args->get("model");
+  auto kind = detect_model_kind(dir);
+  if (!kind.ok()) {
+    std::fprintf(stderr, "clipclap embed: %s\n", kind.error().message.c_str());
     return 1;
   }
-  const ClipModel& m = *model.value();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const bool fits = kind.value() == ModelKind::kClip ? inputs[i].modality != "audio" : inputs[i].modality == "audio";
+    if (!fits) {
+      std::fprintf(stderr, "clipclap embed: input %zu (--%s): model %s is a %s checkpoint, which embeds %s\n", i,
+                   inputs[i].modality.c_str(), dir.c_str(), model_kind_name(kind.value()),
+                   kind.value() == ModelKind::kClip ? "text and images" : "audio (CLAP's text tower is not supported yet)");
+      return 1;
+    }
+  }
+  std::unique_ptr<ClipModel> clip;
+  std::unique_ptr<ClapModel> clap;
+  if (kind.value() == ModelKind::kClip) {
+    auto loaded = ClipModel::load(dir);
+    if (!loaded.ok()) return std::fprintf(stderr, "clipclap embed: %s\n", loaded.error().message.c_str()), 1;
+    clip = std::move(loaded).value();
+  } else {
+    auto loaded = ClapModel::load(dir);
+    if (!loaded.ok()) return std::fprintf(stderr, "clipclap embed: %s\n", loaded.error().message.c_str()), 1;
+    clap = std::move(loaded).value();
+  }
 
   // Read and check every input first.
   int failures = 0;
   ImageLimits limits;
   limits.max_pixels = max_pixels.value();
+  AudioLimits audio_limits;
+  audio_limits.max_seconds = max_audio.value();
   for (size_t i = 0; i < inputs.size(); ++i) {
     Input& in = inputs[i];
     if (in.modality == "text") {
-      auto ids = m.tokenize(in.value);
+      auto ids = clip->tokenize(in.value);
       if (ids.ok()) in.ids = std::move(ids).value();
       else std::fprintf(stderr, "clipclap embed: input %zu (--text): %s\n", i, ids.error().message.c_str()), ++failures;
+    } else if (in.modality == "audio") {
+      auto a = decode_audio_file(in.value, audio_limits);
+      if (a.ok()) in.audio = std::move(a).value();
+      else std::fprintf(stderr, "clipclap embed: input %zu (--audio): %s\n", i, a.error().message.c_str()), ++failures;
     } else {
       auto img = decode_image_file(in.value, limits);
       if (img.ok()) in.image = std::move(img).value();
@@ -119,7 +157,10 @@ int cmd_embed(int argc, char** argv) {
   // Embed each modality in batches, then print in input order.
   std::vector<std::vector<float>> vectors(inputs.size());
   size_t done = 0;
-  for (const std::string modality : {"text", "image"}) {
+  LongAudioOptions audio_opts;
+  audio_opts.mode = long_audio.value();
+  audio_opts.hop_seconds = hop.value();
+  for (const std::string modality : {"text", "image", "audio"}) {
     std::vector<size_t> group;
     for (size_t i = 0; i < inputs.size(); ++i)
       if (inputs[i].modality == modality) group.push_back(i);
@@ -129,11 +170,15 @@ int cmd_embed(int argc, char** argv) {
       if (modality == "text") {
         std::vector<std::vector<int32_t>> ids;
         for (size_t k = start; k < end; ++k) ids.push_back(inputs[group[k]].ids);
-        e = m.embed_token_ids(ids);
-      } else {
+        e = clip->embed_token_ids(ids);
+      } else if (modality == "image") {
         std::vector<Image> images;
         for (size_t k = start; k < end; ++k) images.push_back(std::move(inputs[group[k]].image));
-        e = m.embed_images(images);
+        e = clip->embed_images(images);
+      } else {
+        std::vector<Audio> clips;
+        for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
+        e = clap->embed_audio(clips, audio_opts);
       }
       if (!e.ok()) {
         std::fprintf(stderr, "clipclap embed: %s\n", e.error().message.c_str());
