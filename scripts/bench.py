@@ -2,6 +2,7 @@
 """Side-by-side speed of clipclap, ONNX Runtime and PyTorch on the same weights, in one run.
 
     scripts/bench.py --model bench-models/clip-vit-b32-random [--threads 2] [--iters 20]
+    scripts/bench.py --model bench-models/clap-htsat-base-random --batch 1,4
 
 Each engine gets the same inputs (random pixel_values; the captions in bench/captions.txt,
 tokenised and padded to the longest in the batch) and the same thread count. Reported: median
@@ -48,11 +49,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--modality", default="image,text")
+    ap.add_argument("--modality", default="image,text", help="image and/or text for CLIP; CLAP is always audio")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
-    modalities = args.modality.split(",")
+    clap = json.loads((args.model / "config.json").read_text()).get("model_type") == "clap"
+    modalities = ["audio"] if clap else args.modality.split(",")
     captions = [l for l in args.captions.read_text().splitlines() if l.strip()]
 
     # clipclap first, in its own process.
@@ -65,25 +67,29 @@ def main():
     import numpy as np
     import onnxruntime as ort
     import torch
-    from transformers import CLIPModel, CLIPTokenizerFast
+    from transformers import ClapAudioModelWithProjection, CLIPModel, CLIPTokenizerFast
 
     torch.set_num_threads(args.threads)
-    tok = CLIPTokenizerFast.from_pretrained(str(args.model))
     rng = np.random.default_rng(1234)
     inputs = {}
     for b in batches:
+        if clap:
+            inputs[("audio", b)] = {"input_features": (rng.standard_normal((b, 1, 1001, 64)) * 20 - 40).astype(np.float32)}
+            continue
+        tok = CLIPTokenizerFast.from_pretrained(str(args.model))
         enc = tok([captions[i % len(captions)] for i in range(b)], padding=True, truncation=True, max_length=77,
                   return_tensors="np")
         inputs[("text", b)] = {"input_ids": enc["input_ids"].astype(np.int64),
                                "attention_mask": enc["attention_mask"].astype(np.int64)}
         inputs[("image", b)] = {"pixel_values": rng.standard_normal((b, 3, 224, 224)).astype(np.float32)}
+    onnx_file = {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sessions = {m: ort.InferenceSession(str(args.model / "onnx" / ("vision.onnx" if m == "image" else "text.onnx")),
-                                        so, providers=["CPUExecutionProvider"]) for m in modalities}
+    sessions = {m: ort.InferenceSession(str(args.model / "onnx" / onnx_file[m]), so, providers=["CPUExecutionProvider"])
+                for m in modalities}
     for m in modalities:
         for b in batches:
             feed = inputs[(m, b)]
@@ -91,13 +97,17 @@ def main():
             results[("onnxruntime", m, b)] = b / s
     del sessions
 
-    model = CLIPModel.from_pretrained(str(args.model), attn_implementation="eager").eval()
+    if clap:
+        model = ClapAudioModelWithProjection.from_pretrained(str(args.model)).eval()
+    else:
+        model = CLIPModel.from_pretrained(str(args.model), attn_implementation="eager").eval()
     with torch.inference_mode():
         for m in modalities:
             for b in batches:
                 feed = {k: torch.from_numpy(v) for k, v in inputs[(m, b)].items()}
-                fn = (lambda: model.get_image_features(**feed)) if m == "image" else \
-                     (lambda: model.get_text_features(**feed))
+                fn = {"image": lambda: model.get_image_features(**feed),
+                      "text": lambda: model.get_text_features(**feed),
+                      "audio": lambda: model(**feed).audio_embeds}[m]
                 s = median_seconds(fn, args.warmup, args.iters)
                 results[("pytorch", m, b)] = b / s
 
@@ -107,6 +117,9 @@ def main():
     print(f"clipclap: load {ours['load_ms']:.0f} ms, weights {ours['weight_file_mib']:.0f} MiB mapped "
           f"({ours['copied_weight_mib']:.0f} MiB copied), RSS after load {ours['rss_after_load_mib']:.0f} MiB, "
           f"peak RSS {ours['peak_rss_mib']:.0f} MiB")
+    if clap:
+        print(f"clipclap audio front end (decode + resample + log-mel of a 10-s 44.1 kHz WAV): "
+              f"{ours['features_ms']:.1f} ms = {ours['features_pct_of_tower']:.1f} % of the tower at batch 1")
     print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} {'vs PyTorch':>10}")
     rows = []
     for m in modalities:

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Builds full-size CLIP ViT-B/32 random weights for the benchmark (never committed):
+"""Builds full-size random weights for the benchmark (never committed):
 
     scripts/make_bench_model.py --out bench-models/clip-vit-b32-random
+    scripts/make_bench_model.py --kind clap --out bench-models/clap-htsat-base-random
 
-writes a Hugging Face checkpoint directory (config.json with openai/clip-vit-base-patch32's
-sizes, fp32 model.safetensors, the CLIP tokenizer, preprocessor config) and, in onnx/, the
-two towers exported with torch.onnx (opset 14) for ONNX Runtime:
+CLIP: a checkpoint directory with openai/clip-vit-base-patch32's sizes (fp32
+model.safetensors, config.json, tokenizer, preprocessor config); CLAP: the audio tower and
+projection of laion/larger_clap_music_and_speech (HTSAT-base) under ClapModel's tensor names.
+In onnx/, the towers exported with torch.onnx (opset 14) for ONNX Runtime:
   text.onnx:   input_ids, attention_mask -> text_embeds   (get_text_features)
   vision.onnx: pixel_values -> image_embeds               (get_image_features)
+  audio.onnx:  input_features [b, 1, 1001, 64] -> audio_embeds (before L2)
 """
 import argparse
 import json
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from transformers import CLIPConfig, CLIPModel
+from transformers import ClapAudioModelWithProjection, ClapConfig, CLIPConfig, CLIPModel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -40,13 +43,47 @@ class ImageFeatures(torch.nn.Module):
         return self.model.get_image_features(pixel_values=pixel_values)
 
 
+class AudioFeatures(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_features):
+        return self.model(input_features=input_features).audio_embeds
+
+
+def make_clap(out: Path):
+    # laion/larger_clap_music_and_speech: HTSAT-base, unfused.
+    audio = dict(patch_embeds_hidden_size=128, depths=[2, 2, 12, 2], num_attention_heads=[4, 8, 16, 32],
+                 hidden_size=1024, window_size=8, spec_size=256, num_mel_bins=64, enable_fusion=False)
+    text = dict(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    config = ClapConfig(audio_config=audio, text_config=text, projection_dim=512)
+    config.save_pretrained(str(out))
+    model = ClapAudioModelWithProjection(config.audio_config).eval()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"),
+              metadata={"format": "pt"})
+    shutil.copy(FIXTURES / "models" / "clap-tiny-a" / "preprocessor_config.json", out / "preprocessor_config.json")
+    onnx_dir = out / "onnx"
+    onnx_dir.mkdir(exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(AudioFeatures(model), (torch.zeros(2, 1, 1001, 64),), str(onnx_dir / "audio.onnx"),
+                          input_names=["input_features"], output_names=["audio_embeds"],
+                          dynamic_axes={"input_features": {0: "batch"}, "audio_embeds": {0: "batch"}},
+                          opset_version=14, do_constant_folding=True, dynamo=False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--kind", choices=["clip", "clap"], default="clip")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
+    if args.kind == "clap":
+        make_clap(out)
+        (out / "README.txt").write_text("Random weights with HTSAT-base's shapes, for benchmarks only.\n")
+        return
     # openai/clip-vit-base-patch32's sizes; the legacy eos_token_id 2 as in its config.json.
     config = CLIPConfig(text_config=dict(bos_token_id=0, eos_token_id=2, pad_token_id=1),
                         vision_config=dict(patch_size=32), projection_dim=512)

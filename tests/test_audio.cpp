@@ -88,9 +88,9 @@ TEST(ClapFeatures, LogMelMatchesHuggingFaceWithin1e3Db) {
     ASSERT_TRUE(a.ok());
     auto wave = m->at_model_rate(a.value());
     ASSERT_TRUE(wave.ok());
-    const auto windows = m->features().windows(wave.value(), {});
-    ASSERT_EQ(windows.size(), 1u);
-    const auto mel = m->features().log_mel(windows[0]);
+    int windows = 0;
+    const auto mel = m->features().clip_features(wave.value(), {}, &windows);
+    ASSERT_EQ(windows, 1);
     const int bins = 64, every = e["mel_every"];
     ASSERT_EQ(mel.size(), e["mel_frames"].get<size_t>() * bins) << f;
     auto raw = read_file(test::fixture("audio_reference/" + f + ".mel.f32"));
@@ -115,11 +115,14 @@ TEST(ClapFeatures, SlaneyBankForRandTruncAndShortClipsRepeatPad) {
   // repeatpad: 0.3 s = 14400 samples tiled int(480000 / 14400) = 33 times, then zeros.
   std::vector<double> clip(14400);
   for (size_t i = 0; i < clip.size(); ++i) clip[i] = std::sin(0.01 * i);
-  const auto w = m->features().windows(clip, {});
-  ASSERT_EQ(w.size(), 1u);
-  ASSERT_EQ(w[0].size(), 480000u);
-  EXPECT_EQ(w[0][14400 * 32 + 5], clip[5]);
-  EXPECT_EQ(w[0][14400 * 33 + 5], 0.0);
+  const auto w = m->features().pad(clip);
+  ASSERT_EQ(w.size(), 480000u);
+  EXPECT_EQ(w[14400 * 32 + 5], clip[5]);
+  EXPECT_EQ(w[14400 * 33 + 5], 0.0);
+  // Long clips: windows every hop, the last aligned to the end.
+  EXPECT_EQ(m->features().window_starts(1'104'000, {}), (std::vector<size_t>{0, 480000, 624000}));
+  EXPECT_EQ(m->features().window_starts(1'104'000, {LongAudio::kCenter, 10}), (std::vector<size_t>{312000}));
+  EXPECT_EQ(m->features().window_starts(480000, {}), (std::vector<size_t>{0}));
 }
 
 class ClapParity : public ::testing::TestWithParam<std::string> {};

@@ -99,59 +99,80 @@ ClapFeatureExtractor::ClapFeatureExtractor(const ClapFeatureConfig& c) : c_(c), 
       }
 }
 
-std::vector<std::vector<double>> ClapFeatureExtractor::windows(const std::vector<double>& wave,
-                                                               const LongAudioOptions& opts) const {
+std::vector<size_t> ClapFeatureExtractor::window_starts(size_t samples, const LongAudioOptions& opts) const {
   const size_t max_len = static_cast<size_t>(c_.max_samples());
-  if (wave.size() > max_len) {
-    auto at = [&](size_t start) { return std::vector<double>(wave.begin() + start, wave.begin() + start + max_len); };
-    const size_t last = wave.size() - max_len;
-    if (opts.mode == LongAudio::kFirst) return {at(0)};
-    if (opts.mode == LongAudio::kCenter) return {at(last / 2)};
-    const size_t hop = std::max<size_t>(1, static_cast<size_t>(std::llround(opts.hop_seconds * c_.sampling_rate)));
-    std::vector<std::vector<double>> out;
-    size_t start = 0;
-    for (; start < last; start += hop) out.push_back(at(start));
-    out.push_back(at(last));  // the tail, aligned to the end
-    return out;
-  }
-  // _get_input_mel for clips up to max_length: repeat, then zero-pad.
-  std::vector<double> w;
-  if (wave.size() < max_len && c_.padding != "pad") {
-    const size_t n_repeat = max_len / wave.size();
-    const size_t copies = c_.padding == "repeat" ? n_repeat + 1 : n_repeat;
-    for (size_t i = 0; i < copies; ++i) w.insert(w.end(), wave.begin(), wave.end());
-    w.resize(std::min(w.size(), max_len));
-  } else {
-    w = wave;
-  }
-  w.resize(max_len, 0.0);
-  return {w};
+  if (samples <= max_len) return {0};
+  const size_t last = samples - max_len;
+  if (opts.mode == LongAudio::kFirst) return {0};
+  if (opts.mode == LongAudio::kCenter) return {last / 2};
+  const size_t hop = std::max<size_t>(1, static_cast<size_t>(std::llround(opts.hop_seconds * c_.sampling_rate)));
+  std::vector<size_t> starts;
+  for (size_t s = 0; s < last; s += hop) starts.push_back(s);
+  starts.push_back(last);  // the tail, aligned to the end
+  return starts;
 }
 
-std::vector<float> ClapFeatureExtractor::log_mel(const std::vector<double>& wave) const {
+std::vector<double> ClapFeatureExtractor::pad(const std::vector<double>& wave) const {
+  const size_t max_len = static_cast<size_t>(c_.max_samples());
+  std::vector<double> w;
+  w.reserve(max_len);
+  if (!wave.empty() && wave.size() < max_len && c_.padding != "pad") {
+    const size_t n_repeat = max_len / wave.size();
+    const size_t copies = c_.padding == "repeat" ? n_repeat + 1 : n_repeat;
+    for (size_t i = 0; i < copies && w.size() < max_len; ++i)
+      w.insert(w.end(), wave.begin(), wave.begin() + std::min(wave.size(), max_len - w.size()));
+  } else {
+    w.assign(wave.begin(), wave.begin() + std::min(wave.size(), max_len));
+  }
+  w.resize(max_len, 0.0);
+  return w;
+}
+
+std::vector<float> ClapFeatureExtractor::clip_features(const std::vector<double>& wave, const LongAudioOptions& opts,
+                                                       int* windows) const {
+  const size_t max_len = static_cast<size_t>(c_.max_samples());
+  if (wave.size() < max_len) {
+    *windows = 1;
+    return log_mel(pad(wave).data());
+  }
+  std::vector<float> out;
+  const auto starts = window_starts(wave.size(), opts);
+  for (size_t s : starts) {
+    const auto m = log_mel(wave.data() + s);
+    out.insert(out.end(), m.begin(), m.end());
+  }
+  *windows = static_cast<int>(starts.size());
+  return out;
+}
+
+std::vector<float> ClapFeatureExtractor::log_mel(const double* wave) const {
   const int n = c_.fft_window_size, half = n / 2, bins = half + 1, mels = c_.feature_size;
-  const int64_t len = static_cast<int64_t>(wave.size());
+  const int64_t len = c_.max_samples();
   // center=True, pad_mode="reflect": mirror without repeating the edge sample.
   auto sample = [&](int64_t i) {
     while (i < 0 || i >= len) i = i < 0 ? -i : 2 * (len - 1) - i;
-    return wave[static_cast<size_t>(i)];
+    return wave[i];
   };
   const int64_t frames = 1 + (len + 2 * half - n) / c_.hop_length;
   std::vector<float> out(static_cast<size_t>(frames) * mels);
 #pragma omp parallel
   {
     std::vector<double> buf(n), power(bins);
-    std::vector<std::complex<double>> spec(bins);
+    std::vector<std::complex<double>> spec(bins), work(half);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < frames; ++t) {
       const int64_t start = t * c_.hop_length - half;
-      for (int i = 0; i < n; ++i) buf[i] = sample(start + i) * window_[i];
-      fft_.forward(buf.data(), spec.data());
+      if (start >= 0 && start + n <= len) {
+        for (int i = 0; i < n; ++i) buf[i] = wave[start + i] * window_[i];
+      } else {
+        for (int i = 0; i < n; ++i) buf[i] = sample(start + i) * window_[i];
+      }
+      fft_.forward(buf.data(), spec.data(), work.data());
       for (int k = 0; k < bins; ++k) {
-        // HF stores each frame's spectrum as complex64, then takes |.|^2 in float64.
+        // HF stores each frame's spectrum as complex64, then squares its magnitude in float64
+        // (numpy's hypot, squared: within 2 ulp of re² + im²).
         const double re = static_cast<float>(spec[k].real()), im = static_cast<float>(spec[k].imag());
-        const double mag = std::hypot(re, im);
-        power[k] = mag * mag;
+        power[k] = re * re + im * im;
       }
       for (int m = 0; m < mels; ++m) {
         double e = 0;

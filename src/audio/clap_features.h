@@ -47,12 +47,18 @@ class ClapFeatureExtractor {
  public:
   explicit ClapFeatureExtractor(const ClapFeatureConfig& c);
 
-  // The max_length_s waveforms one clip (already at sampling_rate) is embedded as: one for
-  // clips up to max_length_s (padded as the config says), several in windows mode.
-  std::vector<std::vector<double>> windows(const std::vector<double>& wave, const LongAudioOptions& opts) const;
+  // Where the max_length_s windows of a clip (already at sampling_rate) start: {0} for clips
+  // up to max_length_s (which `pad` then fills out), several starts in windows mode.
+  std::vector<size_t> window_starts(size_t samples, const LongAudioOptions& opts) const;
 
-  // log-mel spectrogram of one waveform, [frames, feature_size], float32 as HF returns it.
-  std::vector<float> log_mel(const std::vector<double>& wave) const;
+  // A clip shorter than max_length_s, repeated and zero-padded as the config says (_get_input_mel).
+  std::vector<double> pad(const std::vector<double>& wave) const;
+
+  // log-mel spectrogram of max_samples() samples, [frames, feature_size], float32 as HF returns it.
+  std::vector<float> log_mel(const double* wave) const;
+
+  // All windows of a clip, log-mel each, concatenated: what the tower embeds for it.
+  std::vector<float> clip_features(const std::vector<double>& wave, const LongAudioOptions& opts, int* windows) const;
 
   const ClapFeatureConfig& config() const { return c_; }
   const std::vector<double>& mel_filters() const { return filters_; }  // [bins, mel], as HF's

@@ -1,5 +1,6 @@
 #include "audio/decode_audio.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -71,22 +72,32 @@ Result<Audio> decode_audio(const uint8_t* data, size_t size, const AudioLimits& 
   // Read in blocks: some formats (MP3, Opus) do not know their length up front.
   Audio a;
   a.sample_rate = info.samplerate;
-  std::vector<double> block(static_cast<size_t>(4096) * info.channels);
+  if (info.frames > 0) a.samples.reserve(static_cast<size_t>(info.frames));
+  const int ch = info.channels;
+  constexpr sf_count_t kBlock = 65536;
+  std::vector<double> block(static_cast<size_t>(kBlock) * ch);
   for (;;) {
-    const sf_count_t got = sf_readf_double(f, block.data(), 4096);
+    const sf_count_t got = sf_readf_double(f, block.data(), kBlock);
     if (got <= 0) break;
-    for (sf_count_t i = 0; i < got; ++i) {
-      double sum = 0;
-      for (int c = 0; c < info.channels; ++c) sum += block[static_cast<size_t>(i) * info.channels + c];
-      a.samples.push_back(info.channels == 1 ? sum : sum / info.channels);
+    const size_t at = a.samples.size();
+    a.samples.resize(at + static_cast<size_t>(got));
+    double* out = a.samples.data() + at;
+    if (ch == 1) {
+      std::memcpy(out, block.data(), static_cast<size_t>(got) * sizeof(double));
+    } else {
+      for (sf_count_t i = 0; i < got; ++i) {
+        double sum = 0;  // numpy's mean over the channel axis: sum, then divide
+        for (int c = 0; c < ch; ++c) sum += block[static_cast<size_t>(i) * ch + c];
+        out[i] = sum / ch;
+      }
     }
     if (static_cast<double>(a.samples.size()) > max_frames + 1)
       return error("audio is longer than the limit of " + std::to_string(limits.max_seconds) + " s");
   }
   if (sf_error(f) != SF_ERR_NO_ERROR) return error(std::string("corrupt or truncated audio: ") + sf_strerror(f));
   if (a.samples.empty()) return error("audio has no samples");
-  for (double v : a.samples)
-    if (!std::isfinite(v)) return error("audio contains NaN or infinite samples");
+  if (!std::all_of(a.samples.begin(), a.samples.end(), [](double v) { return std::isfinite(v); }))
+    return error("audio contains NaN or infinite samples");
   return a;
 }
 

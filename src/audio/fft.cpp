@@ -4,6 +4,16 @@
 
 namespace cc {
 
+namespace {
+
+// Written out: std::complex's operator* goes through __muldc3 (C99 inf/NaN rules), which was
+// most of the spectrogram's time. Inputs here are always finite.
+inline std::complex<double> mul(std::complex<double> a, std::complex<double> b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+
+}  // namespace
+
 RealFft::RealFft(int n) : n_(n) {
   const int h = n / 2;
   const double pi = std::acos(-1.0);
@@ -21,16 +31,15 @@ RealFft::RealFft(int n) : n_(n) {
   }
 }
 
-void RealFft::forward(const double* in, std::complex<double>* out) const {
+void RealFft::forward(const double* in, std::complex<double>* out, std::complex<double>* z) const {
   const int h = n_ / 2;
   // Pack even/odd samples as one complex sequence z[m] = x[2m] + i x[2m+1].
-  std::vector<std::complex<double>> z(h);
   for (int m = 0; m < h; ++m) z[bit_reverse_[m]] = {in[2 * m], in[2 * m + 1]};
   for (int len = 2; len <= h; len <<= 1) {
     const int step = h / len;
     for (int start = 0; start < h; start += len) {
       for (int k = 0; k < len / 2; ++k) {
-        const std::complex<double> t = twiddle_half_[k * step] * z[start + k + len / 2];
+        const std::complex<double> t = mul(twiddle_half_[k * step], z[start + k + len / 2]);
         z[start + k + len / 2] = z[start + k] - t;
         z[start + k] += t;
       }
@@ -39,10 +48,10 @@ void RealFft::forward(const double* in, std::complex<double>* out) const {
   // X[k] = E[k] + e^{-2πik/n} O[k], with E and O recovered from Z.
   for (int k = 0; k <= h; ++k) {
     const std::complex<double> zk = z[k % h], zc = std::conj(z[(h - k) % h]);
-    const std::complex<double> even = 0.5 * (zk + zc);
-    const std::complex<double> odd = std::complex<double>(0, -0.5) * (zk - zc);
+    const std::complex<double> even = 0.5 * (zk + zc), diff = zk - zc;
+    const std::complex<double> odd(0.5 * diff.imag(), -0.5 * diff.real());  // -i/2 * (zk - zc)
     const std::complex<double> w = k < h ? twiddle_split_[k] : std::complex<double>(-1, 0);
-    out[k] = even + w * odd;
+    out[k] = even + mul(w, odd);
   }
 }
 

@@ -11,8 +11,8 @@ class RealFft {
  public:
   explicit RealFft(int n);  // n: a power of two, at least 4
 
-  // out[k] for k = 0..n/2, as numpy.fft.rfft.
-  void forward(const double* in, std::complex<double>* out) const;
+  // out[k] for k = 0..n/2, as numpy.fft.rfft. `work` holds n/2 values between calls.
+  void forward(const double* in, std::complex<double>* out, std::complex<double>* work) const;
   int size() const { return n_; }
 
  private:

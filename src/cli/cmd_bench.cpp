@@ -2,6 +2,7 @@
 // after warm-up, at each batch size. scripts/bench.py runs it beside ONNX Runtime and PyTorch
 // on the same weights and prints the ratios.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,17 +14,20 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "audio/decode_audio.h"
 #include "core/threads.h"
+#include "model/clap_model.h"
 #include "model/clip_model.h"
+#include "model/model_kind.h"
 
 namespace cc {
 
 namespace {
 
 const std::vector<Flag> kFlags = {
-    {"model", "DIR", "model directory (CLIP checkpoint)"},
-    {"modality", "LIST", "what to time: image, text or both", "image,text"},
-    {"batch", "LIST", "batch sizes", "1,8"},
+    {"model", "DIR", "model directory (CLIP or CLAP checkpoint)"},
+    {"modality", "LIST", "what to time with a CLIP model: image, text or both", "image,text"},
+    {"batch", "LIST", "batch sizes", "1,8 (CLIP), 1,4 (CLAP)"},
     {"captions", "FILE", "texts for the text tower, one per line (batch b takes the first b)"},
     {"iters", "N", "timed runs per setting (the median is reported)", "20"},
     {"warmup", "N", "untimed runs first", "3"},
@@ -43,6 +47,25 @@ double proc_status_mib(const std::string& key) {
   while (std::getline(f, line))
     if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
   return 0;
+}
+
+// A 10-s, 44.1 kHz stereo PCM16 WAV in memory: the clip the audio front end is timed on.
+std::vector<uint8_t> test_wav() {
+  const int rate = 44100, frames = rate * 10;
+  std::vector<uint8_t> b;
+  auto put = [&](uint32_t v, int bytes) { for (int i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
+  for (char ch : std::string("RIFF")) b.push_back(ch);
+  put(36 + frames * 4, 4);
+  for (char ch : std::string("WAVEfmt ")) b.push_back(ch);
+  put(16, 4), put(1, 2), put(2, 2), put(rate, 4), put(rate * 4, 4), put(4, 2), put(16, 2);
+  for (char ch : std::string("data")) b.push_back(ch);
+  put(frames * 4, 4);
+  for (int i = 0; i < frames; ++i) {
+    const double t = static_cast<double>(i) / rate;
+    put(static_cast<uint16_t>(static_cast<int16_t>(8000 * std::sin(2 * M_PI * 440 * t))), 2);
+    put(static_cast<uint16_t>(static_cast<int16_t>(6000 * std::sin(2 * M_PI * (200 + 300 * t) * t))), 2);
+  }
+  return b;
 }
 
 template <class Fn>
@@ -75,7 +98,11 @@ int cmd_bench(int argc, char** argv) {
                stdout);
     return 0;
   }
-  auto batches = args->get_int_list("batch", "1,8");
+  const std::string dir = args->has("model") ? args->get("model") : "";
+  auto kind = detect_model_kind(dir);
+  if (!kind.ok()) return fail(kind.error().message, args->has("model") ? 1 : 2);
+  const bool clap = kind.value() == ModelKind::kClap;
+  auto batches = args->get_int_list("batch", clap ? "1,4" : "1,8");
   auto iters = args->get_int("iters", 20, 1, 100000);
   auto warmup = args->get_int("warmup", 3, 0, 100000);
   auto threads = args->get_int("threads", 0, 0, 1024);
@@ -83,9 +110,9 @@ int cmd_bench(int argc, char** argv) {
   if (!iters.ok()) return fail(iters.error().message, 2);
   if (!warmup.ok()) return fail(warmup.error().message, 2);
   if (!threads.ok()) return fail(threads.error().message, 2);
-  if (!args->has("model")) return fail("--model DIR is required", 2);
   const std::string modality = args->get("modality", "image,text");
-  const bool do_image = modality.find("image") != std::string::npos, do_text = modality.find("text") != std::string::npos;
+  const bool do_image = !clap && modality.find("image") != std::string::npos;
+  const bool do_text = !clap && modality.find("text") != std::string::npos;
   std::vector<std::string> captions;
   if (do_text) {
     if (!args->has("captions")) return fail("--captions FILE is required to time the text tower", 2);
@@ -97,14 +124,47 @@ int cmd_bench(int argc, char** argv) {
   }
   set_num_threads(threads.value());
 
-  const double t0 = now_s();
-  auto loaded = ClipModel::load(args->get("model"));
-  if (!loaded.ok()) return fail(loaded.error().message, 1);
-  const double load_ms = (now_s() - t0) * 1000;
-  const ClipModel& m = *loaded.value();
-  const double rss_after_load = proc_status_mib("VmRSS");
-
+  nlohmann::json report = {{"engine", "clipclap"}, {"model", dir}, {"threads", num_threads()}, {"iters", iters.value()}};
   nlohmann::json results = nlohmann::json::array();
+  if (clap) {
+    const double t0 = now_s();
+    auto loaded = ClapModel::load(dir);
+    if (!loaded.ok()) return fail(loaded.error().message, 1);
+    report["load_ms"] = (now_s() - t0) * 1000;
+    const ClapModel& m = *loaded.value();
+    report["weight_file_mib"] = m.mapped_weight_bytes() / 1048576.0;
+    report["copied_weight_mib"] = 0.0;
+    report["rss_after_load_mib"] = proc_status_mib("VmRSS");
+    // The front end, timed apart from the tower: decode + resample + log-mel of one 10-s clip.
+    const auto wav = test_wav();
+    const double front = median_seconds(
+        [&] {
+          auto a = decode_audio(wav.data(), wav.size());
+          auto w = m.at_model_rate(a.value());
+          int windows = 0;
+          (void)m.features().clip_features(w.value(), {}, &windows);
+        },
+        warmup.value(), iters.value());
+    report["features_ms"] = front * 1000;
+    const int frames = m.features().config().frames(), bins = m.features().config().feature_size;
+    for (int b : batches.value()) {
+      std::vector<float> mel(static_cast<size_t>(b) * frames * bins);
+      std::mt19937 rng(1234);
+      std::normal_distribution<float> normal(-40.0f, 20.0f);
+      for (float& v : mel) v = normal(rng);
+      const double s = median_seconds([&] { (void)m.embed_features(mel, b); }, warmup.value(), iters.value());
+      results.push_back({{"modality", "audio"}, {"batch", b}, {"median_ms", s * 1000}, {"items_per_s", b / s}});
+      if (b == 1) report["features_pct_of_tower"] = 100 * front / s;
+    }
+  } else {
+  const double t0 = now_s();
+  auto loaded = ClipModel::load(dir);
+  if (!loaded.ok()) return fail(loaded.error().message, 1);
+  report["load_ms"] = (now_s() - t0) * 1000;
+  const ClipModel& m = *loaded.value();
+  report["weight_file_mib"] = m.weight_file_bytes() / 1048576.0;
+  report["copied_weight_mib"] = m.copied_weight_bytes() / 1048576.0;
+  report["rss_after_load_mib"] = proc_status_mib("VmRSS");
   for (int b : batches.value()) {
     if (do_image) {
       const auto& vc = m.vision_tower().config();
@@ -126,23 +186,21 @@ int cmd_bench(int argc, char** argv) {
       results.push_back({{"modality", "text"}, {"batch", b}, {"median_ms", s * 1000}, {"items_per_s", b / s}});
     }
   }
-  nlohmann::json report = {{"engine", "clipclap"},
-                           {"threads", num_threads()},
-                           {"iters", iters.value()},
-                           {"load_ms", load_ms},
-                           {"weight_file_mib", m.weight_file_bytes() / 1048576.0},
-                           {"copied_weight_mib", m.copied_weight_bytes() / 1048576.0},
-                           {"rss_after_load_mib", rss_after_load},
-                           {"peak_rss_mib", proc_status_mib("VmHWM")},
-                           {"results", results}};
+  }
+  report["peak_rss_mib"] = proc_status_mib("VmHWM");
+  report["results"] = results;
   if (args->has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
   }
-  std::printf("clipclap bench: %s, %d threads, median of %d runs\n", m.dir().c_str(), num_threads(), iters.value());
+  std::printf("clipclap bench: %s, %d threads, median of %d runs\n", dir.c_str(), num_threads(), iters.value());
   std::printf("load %.0f ms, weights %.1f MiB mapped (%.1f MiB copied), RSS after load %.1f MiB, peak %.1f MiB\n",
-              load_ms, m.weight_file_bytes() / 1048576.0, m.copied_weight_bytes() / 1048576.0, rss_after_load,
-              proc_status_mib("VmHWM"));
+              report["load_ms"].get<double>(), report["weight_file_mib"].get<double>(),
+              report["copied_weight_mib"].get<double>(), report["rss_after_load_mib"].get<double>(),
+              report["peak_rss_mib"].get<double>());
+  if (clap)
+    std::printf("audio front end (decode + resample + log-mel, 10-s 44.1 kHz stereo WAV): %.2f ms = %.1f %% of the tower at batch 1\n",
+                report["features_ms"].get<double>(), report["features_pct_of_tower"].get<double>());
   std::printf("%-8s %6s %12s %12s\n", "modality", "batch", "median ms", "items/s");
   for (const auto& r : results)
     std::printf("%-8s %6d %12.2f %12.2f\n", r["modality"].get<std::string>().c_str(), r["batch"].get<int>(),

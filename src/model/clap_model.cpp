@@ -57,11 +57,10 @@ Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const
   for (size_t i = 0; i < clips.size(); ++i) {
     auto wave = at_model_rate(clips[i]);
     if (!wave.ok()) return wave.error().context("audio " + std::to_string(i));
-    for (const auto& w : features_->windows(wave.value(), opts)) {
-      const auto m = features_->log_mel(w);
-      mel.insert(mel.end(), m.begin(), m.end());
-      owner.push_back(static_cast<int>(i));
-    }
+    int windows = 0;
+    const auto m = features_->clip_features(wave.value(), opts, &windows);
+    mel.insert(mel.end(), m.begin(), m.end());
+    owner.insert(owner.end(), windows, static_cast<int>(i));
   }
   Embeddings out;
   out.count = static_cast<int64_t>(clips.size());
