@@ -82,6 +82,10 @@ CLAP_MODELS = {
         dtype=torch.float16, projection_dim=8,
         audio=dict(patch_embeds_hidden_size=12, depths=[2, 1, 2], num_attention_heads=[2, 3, 4],
                    window_size=6, hidden_size=48, mlp_ratio=2.0)),
+    "clap-tiny-fused": dict(  # bf16; enable_fusion (aff_2d) with the HTK "fusion" feature extractor
+        dtype=torch.bfloat16, projection_dim=12, fused=True,
+        audio=dict(patch_embeds_hidden_size=8, depths=[1, 2, 1, 2], num_attention_heads=[1, 2, 2, 4],
+                   window_size=8, hidden_size=64, enable_fusion=True, fusion_type="aff_2d")),
 }
 CLAP_TEXT = dict(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
                  max_position_embeddings=40, type_vocab_size=1)
@@ -323,8 +327,12 @@ def make_audio(out: Path) -> list:
         ("opus_48k.ogg", chirp(2.0, 48000, 300, 3000), 48000, "OGG", "OPUS"),
         ("mp3_44k.mp3", tone(2.0, 44100, 660), 44100, "MP3", "MPEG_LAYER_III"),
     ]
+    # Existing clips are kept: libsndfile stamps float WAVs with the time (PEAK chunk) and Ogg
+    # streams get random serial numbers, so rewriting them would change bytes, not content.
+    # Delete tests/fixtures/audio to make them anew.
     for name, x, rate, fmt, subtype in clips:
-        soundfile.write(out / name, x, rate, format=fmt, subtype=subtype)
+        if not (out / name).exists():
+            soundfile.write(out / name, x, rate, format=fmt, subtype=subtype)
     return [c[0] for c in clips]
 
 
@@ -358,8 +366,28 @@ def clap_windows(wave: np.ndarray, max_len: int = 480000, hop: int = 480000):
             "windows": [wave[s:s + max_len] for s in starts]}
 
 
+class FixedFusionChunks:
+    """HF's _random_mel_fusion draws its front/middle/back chunks with np.random.choice; the
+    engine takes the first, middle and last candidate of each range instead (repeatable)."""
+
+    def __enter__(self):
+        self.original, self.calls = np.random.choice, 0
+
+        def choose(candidates):
+            pick = [candidates[0], candidates[len(candidates) // 2], candidates[-1]][self.calls % 3]
+            self.calls += 1
+            return pick
+        np.random.choice = choose
+        return self
+
+    def __exit__(self, *exc):
+        np.random.choice = self.original
+
+
 def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None:
     torch.manual_seed(sum(map(ord, name)))
+    fused = spec.get("fused", False)
+    preprocessor = dict(CLAP_PREPROCESSOR, truncation="fusion") if fused else CLAP_PREPROCESSOR
     config = ClapConfig(text_config=CLAP_TEXT, audio_config=spec["audio"], projection_dim=spec["projection_dim"])
     model = ClapModel(config).eval()
     with torch.no_grad():
@@ -371,27 +399,42 @@ def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None
         bn = model.audio_model.audio_encoder.batch_norm
         bn.running_mean.copy_(torch.randn_like(bn.running_mean) * 5 - 30)
         bn.running_var.copy_(torch.rand_like(bn.running_var) * 200 + 50)
-        for p in list(model.parameters()) + [bn.running_mean, bn.running_var]:
+        stats = [bn.running_mean, bn.running_var]
+        for module in model.audio_model.modules():  # the AFF block's BatchNorms too
+            if isinstance(module, torch.nn.BatchNorm2d) and module is not bn:
+                module.running_mean.copy_(torch.randn_like(module.running_mean) * 0.5)
+                module.running_var.copy_(torch.rand_like(module.running_var) + 0.5)
+                stats += [module.running_mean, module.running_var]
+        for p in list(model.parameters()) + stats:
             p.copy_(p.to(spec["dtype"]).to(torch.float32))
     d = OUT / "models" / name
     d.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(str(d))
     state = {k: (v.to(spec["dtype"]) if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
-    (d / "preprocessor_config.json").write_text(json.dumps(CLAP_PREPROCESSOR, indent=2) + "\n")
+    (d / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2) + "\n")
 
     model = ClapModel.from_pretrained(str(d)).eval()
-    fe = ClapFeatureExtractor(**CLAP_PREPROCESSOR)
+    fe = ClapFeatureExtractor(**preprocessor)
+
+    def embed(waves):  # each window alone, as HF embeds a lone clip; vectors averaged
+        vs = []
+        for w in waves:
+            with FixedFusionChunks():
+                inputs = fe(w, sampling_rate=48000, return_tensors="pt")
+            v = model.get_audio_features(input_features=inputs["input_features"], is_longer=inputs["is_longer"])
+            vs.append(torch.nn.functional.normalize(v, dim=-1)[0])
+        return torch.nn.functional.normalize(torch.stack(vs).sum(0), dim=-1).tolist()
+
     ref = {"model": name, "audio": []}
     with torch.no_grad():
         for f in audio_names:
             _, wave, _ = load_at_48k(audio_dir / f)
             entry = {"file": f}
             for mode, waves in clap_windows(wave).items():
-                feats = np.concatenate([fe(w, sampling_rate=48000, return_tensors="np")["input_features"] for w in waves])
-                v = torch.nn.functional.normalize(model.get_audio_features(input_features=torch.from_numpy(feats)), dim=-1)
-                v = torch.nn.functional.normalize(v.sum(0), dim=-1)
-                entry[mode] = v.tolist()
+                entry[mode] = embed(waves)
+            if fused and len(wave) > 480000:
+                entry["fusion"] = embed([wave])
             ref["audio"].append(entry)
     (OUT / "reference" / f"{name}.json").write_text(json.dumps(ref) + "\n")
 

@@ -163,7 +163,7 @@ TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
               GetParam().c_str(), ref["audio"].size(), worst_cos, worst_diff);
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapParity, ::testing::Values("clap-tiny-a", "clap-tiny-b"));
+INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapParity, ::testing::Values("clap-tiny-a", "clap-tiny-b", "clap-tiny-fused"));
 
 TEST(ClapModelLoad, MapsOnlyTheAudioTower) {
   auto m = load("clap-tiny-a");
@@ -243,15 +243,22 @@ TEST(AudioDecode, TruncatedAndCorruptedFilesNeverCrash) {
 }
 
 TEST(ClapModelLoad, BrokenConfigsNameTheirFault) {
-  auto fused = read_htsat_config({{"audio_config", {{"enable_fusion", true}}}});
+  auto fused = read_htsat_config({{"audio_config", {{"enable_fusion", true}, {"fusion_type", "channel_map"}}}});
   ASSERT_FALSE(fused.ok());
-  EXPECT_NE(fused.error().message.find("fusion"), std::string::npos);
+  EXPECT_NE(fused.error().message.find("fusion_type"), std::string::npos);
   EXPECT_FALSE(read_htsat_config({{"audio_config", {{"depths", {2, 2}}, {"num_attention_heads", {4}}}}}).ok());
   EXPECT_FALSE(read_htsat_config({{"audio_config", {{"hidden_size", 100}}}}).ok());
   EXPECT_FALSE(read_clap_feature_config({{"fft_window_size", 1000}}).ok());
   EXPECT_FALSE(read_clap_feature_config({{"padding", "mirror"}}).ok());
-  EXPECT_FALSE(parse_long_audio("fusion").ok());
+  EXPECT_TRUE(parse_long_audio("fusion").ok());
   EXPECT_FALSE(parse_long_audio("random").ok());
+  auto unfused = ClapModel::load(test::fixture("models/clap-tiny-a"));
+  ASSERT_TRUE(unfused.ok());
+  auto a = decode_audio_file(test::fixture("audio/long_23s_8k.flac"));
+  ASSERT_TRUE(a.ok());
+  auto refused = unfused.value()->embed_audio({a.value()}, {LongAudio::kFusion, 10});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("fused checkpoint"), std::string::npos);
   auto not_dir = ClapModel::load("/nonexistent/clap");
   ASSERT_FALSE(not_dir.ok());
 }

@@ -98,7 +98,10 @@ TEST(Cli, AudioErrorsNameTheInput) {
   auto too_long = run(clap + " --audio " + test::fixture("audio/long_23s_8k.flac") + " --max-audio-seconds 5", true);
   EXPECT_EQ(too_long.code, 1);
   EXPECT_NE(too_long.out.find("limit"), std::string::npos) << too_long.out;
-  EXPECT_EQ(run(clap + " --audio x.wav --long-audio fusion").code, 2);
+  auto fusion = run(clap + " --audio " + test::fixture("audio/long_23s_8k.flac") + " --long-audio fusion", true);
+  EXPECT_EQ(fusion.code, 1);
+  EXPECT_NE(fusion.out.find("fused checkpoint"), std::string::npos) << fusion.out;
+  EXPECT_EQ(run(clap + " --audio x.wav --long-audio randomly").code, 2);
   EXPECT_EQ(run(clap + " --audio x.wav --window-hop 10x").code, 2);
 }
 

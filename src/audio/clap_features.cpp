@@ -79,8 +79,8 @@ Result<LongAudio> parse_long_audio(const std::string& name) {
   if (name == "windows") return LongAudio::kWindows;
   if (name == "first") return LongAudio::kFirst;
   if (name == "center") return LongAudio::kCenter;
-  if (name == "fusion") return error("long-audio mode 'fusion' needs a fused checkpoint, which is not supported yet");
-  return error("unknown long-audio mode '" + name + "' (windows, first, center)");
+  if (name == "fusion") return LongAudio::kFusion;
+  return error("unknown long-audio mode '" + name + "' (windows, first, center, fusion)");
 }
 
 ClapFeatureExtractor::ClapFeatureExtractor(const ClapFeatureConfig& c) : c_(c), fft_(c.fft_window_size) {
@@ -101,7 +101,7 @@ ClapFeatureExtractor::ClapFeatureExtractor(const ClapFeatureConfig& c) : c_(c), 
 
 std::vector<size_t> ClapFeatureExtractor::window_starts(size_t samples, const LongAudioOptions& opts) const {
   const size_t max_len = static_cast<size_t>(c_.max_samples());
-  if (samples <= max_len) return {0};
+  if (samples <= max_len || opts.mode == LongAudio::kFusion) return {0};
   const size_t last = samples - max_len;
   if (opts.mode == LongAudio::kFirst) return {0};
   if (opts.mode == LongAudio::kCenter) return {last / 2};
@@ -128,26 +128,65 @@ std::vector<double> ClapFeatureExtractor::pad(const std::vector<double>& wave) c
   return w;
 }
 
+std::vector<float> fusion_chunks(const std::vector<float>& mel, int total, int chunk, int bins) {
+  std::vector<float> out(static_cast<size_t>(4) * chunk * bins);
+  // Channel 0: interpolate(mode="bilinear", align_corners=False) to [chunk, bins]; the bin axis
+  // keeps its size, so only time is interpolated: src = max((t + 0.5) * in/out - 0.5, 0).
+  const float scale = static_cast<float>(total) / static_cast<float>(chunk);
+  for (int t = 0; t < chunk; ++t) {
+    const float src = std::max(scale * (t + 0.5f) - 0.5f, 0.0f);
+    const int i0 = static_cast<int>(src), step = i0 < total - 1 ? 1 : 0;
+    const float l1 = src - i0, l0 = 1.0f - l1;
+    for (int b = 0; b < bins; ++b)
+      out[static_cast<size_t>(t) * bins + b] =
+          l0 * mel[static_cast<size_t>(i0) * bins + b] + l1 * mel[static_cast<size_t>(i0 + step) * bins + b];
+  }
+  // np.array_split(range(total - chunk + 1), 3): the first (n % 3) parts are one longer.
+  const int n = total - chunk + 1, base = n / 3, extra = n % 3;
+  const int len0 = base + (extra > 0), len1 = base + (extra > 1), len2 = base;
+  const int front = 0;
+  const int middle = len1 > 0 ? len0 + len1 / 2 : 0;  // HF falls back to 0 for an empty range
+  const int back = len2 > 0 ? len0 + len1 + len2 - 1 : 0;
+  const int starts[3] = {front, middle, back};
+  for (int k = 0; k < 3; ++k)
+    std::copy_n(mel.data() + static_cast<size_t>(starts[k]) * bins, static_cast<size_t>(chunk) * bins,
+                out.data() + static_cast<size_t>(k + 1) * chunk * bins);
+  return out;
+}
+
 std::vector<float> ClapFeatureExtractor::clip_features(const std::vector<double>& wave, const LongAudioOptions& opts,
                                                        int* windows) const {
   const size_t max_len = static_cast<size_t>(c_.max_samples());
+  auto channels_of = [&](std::vector<float> mel) {  // an unfused window, or 4 copies for a fused one
+    if (!fused()) return mel;
+    std::vector<float> four;
+    for (int k = 0; k < 4; ++k) four.insert(four.end(), mel.begin(), mel.end());
+    return four;
+  };
   if (wave.size() < max_len) {
     *windows = 1;
-    return log_mel(pad(wave).data());
+    return channels_of(log_mel(pad(wave).data()));
+  }
+  if (fused() && opts.mode == LongAudio::kFusion && wave.size() > max_len) {
+    *windows = 1;
+    const auto whole = log_mel(wave.data(), wave.size());
+    const int bins = c_.feature_size, total = static_cast<int>(whole.size() / bins), chunk = c_.frames();
+    if (total == chunk) return channels_of(whole);  // HF's corner case: just over max_length
+    return fusion_chunks(whole, total, chunk, bins);
   }
   std::vector<float> out;
   const auto starts = window_starts(wave.size(), opts);
   for (size_t s : starts) {
-    const auto m = log_mel(wave.data() + s);
+    const auto m = channels_of(log_mel(wave.data() + s));
     out.insert(out.end(), m.begin(), m.end());
   }
   *windows = static_cast<int>(starts.size());
   return out;
 }
 
-std::vector<float> ClapFeatureExtractor::log_mel(const double* wave) const {
+std::vector<float> ClapFeatureExtractor::log_mel(const double* wave, size_t samples) const {
   const int n = c_.fft_window_size, half = n / 2, bins = half + 1, mels = c_.feature_size;
-  const int64_t len = c_.max_samples();
+  const int64_t len = samples ? static_cast<int64_t>(samples) : c_.max_samples();
   // center=True, pad_mode="reflect": mirror without repeating the edge sample.
   auto sample = [&](int64_t i) {
     while (i < 0 || i >= len) i = i < 0 ? -i : 2 * (len - 1) - i;

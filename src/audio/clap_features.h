@@ -35,6 +35,7 @@ enum class LongAudio {
   kWindows,  // consecutive windows every hop_seconds, the last one aligned to the end; vectors averaged
   kFirst,    // the first max_length_s
   kCenter,   // the middle max_length_s
+  kFusion,   // fused checkpoints: the whole clip shrunk, plus front/middle/back chunks at fixed positions
 };
 Result<LongAudio> parse_long_audio(const std::string& name);
 
@@ -54,11 +55,17 @@ class ClapFeatureExtractor {
   // A clip shorter than max_length_s, repeated and zero-padded as the config says (_get_input_mel).
   std::vector<double> pad(const std::vector<double>& wave) const;
 
-  // log-mel spectrogram of max_samples() samples, [frames, feature_size], float32 as HF returns it.
-  std::vector<float> log_mel(const double* wave) const;
+  // log-mel spectrogram of `samples` samples (max_samples() unless given), [frames, feature_size],
+  // float32 as HF returns it.
+  std::vector<float> log_mel(const double* wave, size_t samples = 0) const;
 
-  // All windows of a clip, log-mel each, concatenated: what the tower embeds for it.
+  // What the tower embeds for one clip: `windows` inputs of channels() x frames() x feature_size,
+  // concatenated. Unfused checkpoints: one log-mel per window. Fused checkpoints: per window
+  // (or for the whole clip in kFusion mode) the four channels of _get_input_mel's fusion path.
   std::vector<float> clip_features(const std::vector<double>& wave, const LongAudioOptions& opts, int* windows) const;
+
+  bool fused() const { return c_.truncation == "fusion"; }
+  int channels() const { return fused() ? 4 : 1; }
 
   const ClapFeatureConfig& config() const { return c_; }
   const std::vector<double>& mel_filters() const { return filters_; }  // [bins, mel], as HF's
@@ -70,6 +77,11 @@ class ClapFeatureExtractor {
   std::vector<double> filters_;
   std::vector<int> filter_first_, filter_last_;  // nonzero bin range of each filter
 };
+
+// _random_mel_fusion with fixed choices: channel 0 the whole mel shrunk to chunk_frames
+// (bilinear, as torch.nn.functional.interpolate), then the first, middle and last candidate of
+// HF's front/middle/back ranges. mel: [total_frames, bins] -> [4, chunk_frames, bins].
+std::vector<float> fusion_chunks(const std::vector<float>& mel, int total_frames, int chunk_frames, int bins);
 
 // audio_utils.mel_filter_bank: triangular filters, [num_bins, num_mel] row-major.
 std::vector<double> mel_filter_bank(int num_bins, int num_mel, double fmin, double fmax, int sampling_rate,

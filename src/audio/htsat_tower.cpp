@@ -30,11 +30,16 @@ Result<HtsatConfig> read_htsat_config(const nlohmann::json& clap_config) {
   CC_TRY(c.projection_dim, config_int(clap_config, "projection_dim", 512));
   CC_TRY(std::string pact, config_string(clap_config, "projection_hidden_act", "relu"));
   CC_TRY(c.projection_act, parse_activation(pact));
-  CC_TRY(bool fusion, config_bool(a, "enable_fusion", false));
+  CC_TRY(c.fusion, config_bool(a, "enable_fusion", false));
+  CC_TRY(std::string fusion_type, config_string(a, "fusion_type", ""));
+  CC_TRY(c.aff_block_r, config_int(a, "aff_block_r", 4));
   CC_TRY(int in_channels, config_int(a, "patch_embed_input_channels", 1));
   CC_TRY(bool flatten, config_bool(a, "flatten_patch_embeds", true));
 
-  if (fusion) return error("audio_config: fused CLAP checkpoints (enable_fusion=true) are not supported yet");
+  if (c.fusion && fusion_type != "aff_2d")
+    return error("audio_config: fusion_type '" + fusion_type + "' is not supported (only aff_2d)");
+  if (c.fusion && (c.aff_block_r <= 0 || c.embed_dim % c.aff_block_r != 0))
+    return error("audio_config: aff_block_r must divide patch_embeds_hidden_size");
   for (auto* v : {&patch, &stride})
     if (v->empty() || v->size() > 2 || (v->size() == 2 && (*v)[0] != (*v)[1]))
       return error("audio_config: only square patch_size / patch_stride are supported");
@@ -65,15 +70,32 @@ Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
   t.c_ = c;
   const std::string e = "audio_model.audio_encoder.";
   const int mels = c.num_mel_bins, p = c.patch_size;
-  CC_TRY(t.bn_weight_, w.get(e + "batch_norm.weight", {mels}));
-  CC_TRY(t.bn_bias_, w.get(e + "batch_norm.bias", {mels}));
-  CC_TRY(t.bn_mean_, w.get(e + "batch_norm.running_mean", {mels}));
-  CC_TRY(t.bn_var_, w.get(e + "batch_norm.running_var", {mels}));
+  CC_TRY(t.input_bn_, load_batch_norm(w, e + "batch_norm", mels));
   CC_TRY(Tensor conv, w.get(e + "patch_embed.proj.weight", {c.embed_dim, 1, p, p}));
   CC_TRY(Tensor conv_bias, w.get(e + "patch_embed.proj.bias", {c.embed_dim}));
   t.patch_embed_ = Linear{conv.data, conv_bias.data, p * p, c.embed_dim};
   if (c.patch_norm) {
     CC_TRY(t.patch_norm_, load_layer_norm(w, e + "patch_embed.norm", c.embed_dim, c.eps));
+  }
+  if (c.fusion) {
+    const int d = c.embed_dim, r = d / c.aff_block_r;
+    const std::string f = e + "patch_embed.fusion_model.";
+    CC_TRY(Tensor mel_conv, w.get(e + "patch_embed.mel_conv2d.weight", {d, 1, p, 3 * p}));
+    CC_TRY(Tensor mel_conv_bias, w.get(e + "patch_embed.mel_conv2d.bias", {d}));
+    t.fusion_.mel_conv = Linear{mel_conv.data, mel_conv_bias.data, 3 * p * p, d};
+    auto conv1x1 = [&](const std::string& name, int in, int out) -> Result<Linear> {
+      CC_TRY(Tensor k, w.get(f + name + ".weight", {out, in, 1, 1}));
+      CC_TRY(Tensor b, w.get(f + name + ".bias", {out}));
+      return Linear{k.data, b.data, in, out};
+    };
+    CC_TRY(t.fusion_.local1, conv1x1("local_att.0", d, r));
+    CC_TRY(t.fusion_.local_bn1, load_batch_norm(w, f + "local_att.1", r));
+    CC_TRY(t.fusion_.local2, conv1x1("local_att.3", r, d));
+    CC_TRY(t.fusion_.local_bn2, load_batch_norm(w, f + "local_att.4", d));
+    CC_TRY(t.fusion_.global1, conv1x1("global_att.1", d, r));
+    CC_TRY(t.fusion_.global_bn1, load_batch_norm(w, f + "global_att.2", r));
+    CC_TRY(t.fusion_.global2, conv1x1("global_att.4", r, d));
+    CC_TRY(t.fusion_.global_bn2, load_batch_norm(w, f + "global_att.5", d));
   }
 
   for (size_t i = 0; i < c.depths.size(); ++i) {
@@ -139,17 +161,13 @@ Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
   return t;
 }
 
-// BatchNorm2d over mel bins (eval), bicubic resize of time to spec_size * freq_ratio
+// For each of `n` single-channel mels: BatchNorm2d over mel bins (eval), bicubic resize of time to spec_size * freq_ratio
 // (align_corners=True, A = -0.75, clamped taps, as torch's upsample_bicubic2d), then
 // reshape_mel2img: time chunk c of the resized mel becomes rows c*F .. c*F+F-1 of a square image.
 void HtsatTower::mel_to_image(const float* features, int n, int frames, float* image) const {
   const int F = c_.num_mel_bins, r = c_.freq_ratio(), S = c_.spec_size, T = S * r;
-  std::vector<float> alpha(F), beta(F);
-  for (int f = 0; f < F; ++f) {  // torch's batch_norm: x * alpha + beta
-    const float invstd = 1.0f / std::sqrt(bn_var_.data[f] + 1e-5f);
-    alpha[f] = invstd * bn_weight_.data[f];
-    beta[f] = bn_bias_.data[f] - bn_mean_.data[f] * alpha[f];
-  }
+  const std::vector<float>& alpha = input_bn_.alpha;
+  const std::vector<float>& beta = input_bn_.beta;
   const float scale = T > 1 ? static_cast<float>(frames - 1) / static_cast<float>(T - 1) : 0.0f;
   auto cubic1 = [](float x) { const float A = -0.75f; return ((A + 2) * x - (A + 3)) * x * x + 1; };
   auto cubic2 = [](float x) { const float A = -0.75f; return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
@@ -231,6 +249,59 @@ void HtsatTower::block_forward(const Block& blk, const Stage& s, std::vector<flo
   add_inplace(x.data(), h.data(), tokens * C);
 }
 
+// ClapAudioPatchEmbed's fusion path: channels 1..3 through mel_conv2d (kernel and stride
+// (P, 3P)), laid side by side along width and zero-padded to the grid, then the AFF block
+// (ClapAudioAFFBlock) mixes them with the global embedding `g`, token-major [n, G*G, C].
+void HtsatTower::fuse(const float* image, int n, float* g) const {
+  const int S = c_.spec_size, P = c_.patch_size, G = c_.grid(), C = c_.embed_dim;
+  const int wl = S / (3 * P);  // local columns per channel
+  const int64_t tokens = static_cast<int64_t>(n) * G * G;
+  const int64_t local_rows = static_cast<int64_t>(n) * 3 * G * wl;
+  const int K = 3 * P * P;
+  std::vector<float> cols(local_rows * K);
+#pragma omp parallel for
+  for (int64_t r = 0; r < local_rows; ++r) {
+    const int64_t b = r / (3 * G * wl), j = r / (G * wl) % 3, h = r / wl % G, w = r % wl;
+    const float* img = image + (b * 4 + 1 + j) * S * S;
+    for (int ky = 0; ky < P; ++ky)
+      std::memcpy(&cols[r * K + ky * 3 * P], &img[(h * P + ky) * S + w * 3 * P], 3 * P * sizeof(float));
+  }
+  std::vector<float> conv(local_rows * C);
+  linear(fusion_.mel_conv, cols.data(), local_rows, conv.data());
+  std::vector<float> l(tokens * C, 0.0f);  // width j*wl + w; columns past 3*wl stay zero
+  for (int64_t r = 0; r < local_rows; ++r) {
+    const int64_t b = r / (3 * G * wl), j = r / (G * wl) % 3, h = r / wl % G, w = r % wl;
+    std::memcpy(&l[((b * G + h) * G + j * wl + w) * C], &conv[r * C], C * sizeof(float));
+  }
+
+  const int R = fusion_.local1.out;
+  std::vector<float> a(tokens * C), mid(tokens * R), local(tokens * C);
+  for (int64_t i = 0; i < tokens * C; ++i) a[i] = g[i] + l[i];
+  linear(fusion_.local1, a.data(), tokens, mid.data());  // local attention: per token
+  batch_norm(fusion_.local_bn1, mid.data(), tokens);
+  relu(mid.data(), tokens * R);
+  linear(fusion_.local2, mid.data(), tokens, local.data());
+  batch_norm(fusion_.local_bn2, local.data(), tokens);
+  for (int b = 0; b < n; ++b) {  // global attention: on the mean over the grid
+    std::vector<double> sum(C, 0.0);
+    for (int64_t t = 0; t < G * G; ++t)
+      for (int ch = 0; ch < C; ++ch) sum[ch] += a[(b * G * G + t) * C + ch];
+    std::vector<float> pooled(C), gmid(R), glob(C);
+    for (int ch = 0; ch < C; ++ch) pooled[ch] = static_cast<float>(sum[ch] / (G * G));
+    linear(fusion_.global1, pooled.data(), 1, gmid.data());
+    batch_norm(fusion_.global_bn1, gmid.data(), 1);
+    relu(gmid.data(), R);
+    linear(fusion_.global2, gmid.data(), 1, glob.data());
+    batch_norm(fusion_.global_bn2, glob.data(), 1);
+    for (int64_t t = 0; t < G * G; ++t) {
+      float* loc = &local[(b * G * G + t) * C];
+      for (int ch = 0; ch < C; ++ch) loc[ch] += glob[ch];
+    }
+  }
+  sigmoid(local.data(), tokens * C);
+  for (int64_t i = 0; i < tokens * C; ++i) g[i] = 2 * g[i] * local[i] + 2 * l[i] * (1 - local[i]);
+}
+
 Result<Embeddings> HtsatTower::embed(const float* features, int n, int frames) const {
   const int S = c_.spec_size, P = c_.patch_size, G = c_.grid();
   if (frames <= 0 || frames > S * c_.freq_ratio())
@@ -241,20 +312,23 @@ Result<Embeddings> HtsatTower::embed(const float* features, int n, int frames) c
   out.dim = c_.projection_dim;
   if (n == 0) return out;
 
-  std::vector<float> image(static_cast<size_t>(n) * S * S);
-  mel_to_image(features, n, frames, image.data());
+  const int channels = c_.channels();
+  std::vector<float> image(static_cast<size_t>(n) * channels * S * S);
+  mel_to_image(features, n * channels, frames, image.data());
 
-  // Patch embedding: the stride-P convolution as im2col + GEMM, then its LayerNorm.
+  // Patch embedding of channel 0: the stride-P convolution as im2col + GEMM.
   const int64_t tokens0 = static_cast<int64_t>(n) * G * G;
   std::vector<float> cols(tokens0 * P * P);
 #pragma omp parallel for
   for (int64_t t = 0; t < tokens0; ++t) {
     const int64_t b = t / (G * G), gy = t / G % G, gx = t % G;
+    const float* img = image.data() + b * channels * S * S;
     for (int ky = 0; ky < P; ++ky)
-      std::memcpy(&cols[t * P * P + ky * P], &image[(b * S + gy * P + ky) * S + gx * P], P * sizeof(float));
+      std::memcpy(&cols[t * P * P + ky * P], &img[(gy * P + ky) * S + gx * P], P * sizeof(float));
   }
   std::vector<float> x(tokens0 * c_.embed_dim);
   linear(patch_embed_, cols.data(), tokens0, x.data());
+  if (c_.fusion) fuse(image.data(), n, x.data());
   if (c_.patch_norm) layer_norm(patch_norm_, x.data(), tokens0, x.data());
 
   for (const Stage& s : stages_) {

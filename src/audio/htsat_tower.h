@@ -26,7 +26,10 @@ struct HtsatConfig {  // defaults: transformers' ClapAudioConfig
   float eps = 1e-5f;
   int hidden_size = 768, projection_dim = 512;
   Activation projection_act = Activation::kRelu;
+  bool fusion = false;  // enable_fusion with fusion_type "aff_2d": 4 input channels
+  int aff_block_r = 4;
 
+  int channels() const { return fusion ? 4 : 1; }
   int freq_ratio() const { return spec_size / num_mel_bins; }
   int grid() const { return spec_size / patch_stride; }
   int num_features() const { return embed_dim << (depths.size() - 1); }
@@ -39,7 +42,8 @@ class HtsatTower {
  public:
   static Result<HtsatTower> load(SafeTensors& w, const HtsatConfig& c);
 
-  // features: [count, frames, num_mel_bins] log-mel spectrograms (frames <= spec_size * freq_ratio).
+  // features: [count, channels(), frames, num_mel_bins] log-mel spectrograms (frames <=
+  // spec_size * freq_ratio). Fused checkpoints take every clip as is_longer (see README).
   Result<Embeddings> embed(const float* features, int count, int frames) const;
 
   const HtsatConfig& config() const { return c_; }
@@ -60,11 +64,20 @@ class HtsatTower {
     Linear merge_reduction;
   };
 
-  void mel_to_image(const float* features, int count, int frames, float* image) const;
+  // The AFF block's weights (ClapAudioAFFBlock): 1x1 convolutions with BatchNorm.
+  struct Fusion {
+    Linear mel_conv;  // the (P, 3P) convolution over channels 1..3, as a matrix
+    Linear local1, local2, global1, global2;
+    BatchNorm local_bn1, local_bn2, global_bn1, global_bn2;
+  };
+
+  void mel_to_image(const float* features, int images, int frames, float* image) const;
+  void fuse(const float* image, int count, float* global) const;
   void block_forward(const Block& b, const Stage& s, std::vector<float>& x, int count) const;
 
   HtsatConfig c_;
-  Tensor bn_weight_, bn_bias_, bn_mean_, bn_var_;
+  BatchNorm input_bn_;  // over mel bins
+  Fusion fusion_;
   Linear patch_embed_;
   LayerNorm patch_norm_;
   std::vector<Stage> stages_;

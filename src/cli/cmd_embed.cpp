@@ -25,7 +25,7 @@ const std::vector<Flag> kFlags = {
     {"text", "TEXT", "a text to embed (CLIP)", "", true},
     {"image", "PATH", "an image file to embed (CLIP): JPEG, PNG, GIF, WebP, BMP", "", true},
     {"audio", "PATH", "an audio file to embed (CLAP): WAV, FLAC, OGG Vorbis, Opus, MP3", "", true},
-    {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, or center", "windows"},
+    {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, center, or fusion (fused checkpoints: whole clip shrunk + front/middle/back chunks at fixed positions)", "windows"},
     {"window-hop", "SECONDS", "hop between windows in --long-audio windows", "10"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"batch", "N", "inputs of one modality per forward pass", "8"},
@@ -128,6 +128,11 @@ int cmd_embed(int argc, char** argv) {
     auto loaded = ClapModel::load(dir);
     if (!loaded.ok()) return std::fprintf(stderr, "clipclap embed: %s\n", loaded.error().message.c_str()), 1;
     clap = std::move(loaded).value();
+    if (long_audio.value() == LongAudio::kFusion && !clap->features().fused()) {
+      std::fprintf(stderr, "clipclap embed: --long-audio fusion needs a fused checkpoint (enable_fusion=true); %s is not\n",
+                   dir.c_str());
+      return 1;
+    }
   }
 
   // Read and check every input first.

@@ -65,6 +65,33 @@ void layer_norm(const LayerNorm& ln, const float* x, int64_t rows, float* y) {
   }
 }
 
+Result<BatchNorm> load_batch_norm(SafeTensors& w, const std::string& prefix, int channels, float eps) {
+  CC_TRY(Tensor weight, w.get(prefix + ".weight", {channels}));
+  CC_TRY(Tensor bias, w.get(prefix + ".bias", {channels}));
+  CC_TRY(Tensor mean, w.get(prefix + ".running_mean", {channels}));
+  CC_TRY(Tensor var, w.get(prefix + ".running_var", {channels}));
+  BatchNorm bn;
+  bn.alpha.resize(channels);
+  bn.beta.resize(channels);
+  for (int i = 0; i < channels; ++i) {
+    const float invstd = 1.0f / std::sqrt(var.data[i] + eps);
+    bn.alpha[i] = invstd * weight.data[i];
+    bn.beta[i] = bias.data[i] - mean.data[i] * bn.alpha[i];
+  }
+  return bn;
+}
+
+void batch_norm(const BatchNorm& bn, float* x, int64_t rows) {
+  const int64_t c = static_cast<int64_t>(bn.alpha.size());
+#pragma omp parallel for if (rows * c >= 65536)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < c; ++i) x[r * c + i] = x[r * c + i] * bn.alpha[i] + bn.beta[i];
+}
+
+void sigmoid(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + std::exp(-x[i]));
+}
+
 void quick_gelu(float* x, int64_t n) {
   constexpr int64_t kChunk = 4096;
 #pragma omp parallel for if (n >= 65536)

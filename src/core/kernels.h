@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/safetensors.h"
@@ -22,9 +23,21 @@ Result<LayerNorm> load_layer_norm(SafeTensors& w, const std::string& prefix, int
 // torch.nn.LayerNorm over the last dimension; x and y may alias.
 void layer_norm(const LayerNorm& ln, const float* x, int64_t rows, float* y);
 
+// torch.nn.BatchNorm (eval) folded into a per-channel affine, as torch computes it:
+// alpha = weight / sqrt(running_var + eps), beta = bias - running_mean * alpha.
+struct BatchNorm {
+  std::vector<float> alpha, beta;
+};
+
+Result<BatchNorm> load_batch_norm(SafeTensors& w, const std::string& prefix, int channels, float eps = 1e-5f);
+
+// x: [rows, channels] (channels last), in place.
+void batch_norm(const BatchNorm& bn, float* x, int64_t rows);
+
 void quick_gelu(float* x, int64_t n);  // x · sigmoid(1.702 x), CLIP's activation
 void gelu(float* x, int64_t n);        // exact erf GELU, torch's default
 void relu(float* x, int64_t n);
+void sigmoid(float* x, int64_t n);
 
 enum class Activation { kQuickGelu, kGelu, kRelu };
 Result<Activation> parse_activation(const std::string& hf_name);  // config.json "hidden_act"

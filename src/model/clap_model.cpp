@@ -26,8 +26,9 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir) {
                  " mel bins but the tower takes " + std::to_string(tower_config->num_mel_bins));
   if (pre->frames() > tower_config->spec_size * tower_config->freq_ratio())
     return error("model " + dir + ": " + std::to_string(pre->frames()) + " frames exceed the tower's input");
-  if (pre->truncation == "fusion")
-    return error("model " + dir + ": preprocessor uses truncation 'fusion' (fused checkpoints are not supported yet)");
+  if ((pre->truncation == "fusion") != tower_config->fusion)
+    return error("model " + dir + ": preprocessor truncation '" + pre->truncation + "' does not match enable_fusion=" +
+                 (tower_config->fusion ? "true" : "false"));
   m->features_ = std::make_unique<ClapFeatureExtractor>(pre.value());
 
   auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), {"audio_model.", "audio_projection."});
@@ -44,13 +45,15 @@ Result<std::vector<double>> ClapModel::at_model_rate(const Audio& clip) const {
 }
 
 Result<Embeddings> ClapModel::embed_features(const std::vector<float>& mel, int count) const {
-  const int bins = features_->config().feature_size;
-  if (count <= 0 || mel.size() % (static_cast<size_t>(count) * bins) != 0)
-    return error("audio features do not split into " + std::to_string(count) + " clips of " + std::to_string(bins) + " bins");
-  return tower_.embed(mel.data(), count, static_cast<int>(mel.size() / count / bins));
+  const size_t per_frame = static_cast<size_t>(features_->config().feature_size) * tower_.config().channels();
+  if (count <= 0 || mel.size() % (static_cast<size_t>(count) * per_frame) != 0)
+    return error("audio features do not split into " + std::to_string(count) + " clips");
+  return tower_.embed(mel.data(), count, static_cast<int>(mel.size() / count / per_frame));
 }
 
 Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+  if (opts.mode == LongAudio::kFusion && !features_->fused())
+    return error("long-audio mode 'fusion' needs a fused checkpoint (enable_fusion=true); model " + dir_ + " is not");
   // Every window of every clip goes through the tower as one batch.
   std::vector<float> mel;
   std::vector<int> owner;
