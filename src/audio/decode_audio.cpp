@@ -1,6 +1,7 @@
 #include "audio/decode_audio.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -34,6 +35,41 @@ sf_count_t vio_read(void* out, sf_count_t n, void* user) {
 }
 sf_count_t vio_write(const void*, sf_count_t, void*) { return 0; }
 
+// Ogg pages carry a CRC-32 (polynomial 0x04C11DB7, MSB first, no reflection). libsndfile
+// 1.2.0 (Debian 12) leaks its vorbis_info when a corrupt Vorbis header makes the open fail,
+// so Ogg input is checked page by page first: corrupt or truncated streams never reach it.
+Status check_ogg_pages(const uint8_t* d, size_t n) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t r = i << 24;
+      for (int k = 0; k < 8; ++k) r = (r & 0x80000000u) ? (r << 1) ^ 0x04C11DB7u : r << 1;
+      t[i] = r;
+    }
+    return t;
+  }();
+  size_t at = 0;
+  for (int page = 0; at < n; ++page) {
+    if (n - at < 27 || std::memcmp(d + at, "OggS", 4) != 0 || d[at + 4] != 0)
+      return error("corrupt or truncated Ogg stream (page " + std::to_string(page) + ")");
+    const size_t segments = d[at + 26];
+    if (n - at < 27 + segments) return error("truncated Ogg stream (page " + std::to_string(page) + ")");
+    size_t body = 0;
+    for (size_t s = 0; s < segments; ++s) body += d[at + 27 + s];
+    const size_t size = 27 + segments + body;
+    if (n - at < size) return error("truncated Ogg stream (page " + std::to_string(page) + ")");
+    uint32_t crc = 0;
+    for (size_t i = 0; i < size; ++i) {
+      const uint8_t byte = (i >= 22 && i < 26) ? 0 : d[at + i];  // the CRC field counts as zero
+      crc = (crc << 8) ^ table[((crc >> 24) ^ byte) & 0xFF];
+    }
+    const uint32_t stored = d[at + 22] | (d[at + 23] << 8) | (d[at + 24] << 16) | (static_cast<uint32_t>(d[at + 25]) << 24);
+    if (crc != stored) return error("corrupt Ogg stream (checksum of page " + std::to_string(page) + ")");
+    at += size;
+  }
+  return Ok{};
+}
+
 // Containers libsndfile cannot read, named so the error can say what they are.
 const char* unsupported_container(const uint8_t* d, size_t n) {
   if (n >= 12 && std::memcmp(d + 4, "ftyp", 4) == 0) return "MP4/M4A (AAC)";
@@ -49,6 +85,7 @@ Result<Audio> decode_audio(const uint8_t* data, size_t size, const AudioLimits& 
   if (size == 0) return error("empty audio data");
   if (const char* what = unsupported_container(data, size))
     return error(std::string("unsupported audio format: ") + what + " (supported: WAV, FLAC, OGG Vorbis, Opus, MP3)");
+  if (size >= 4 && std::memcmp(data, "OggS", 4) == 0) CC_CHECK(check_ogg_pages(data, size));
   MemoryFile mem{data, static_cast<sf_count_t>(size), 0};
   SF_VIRTUAL_IO io{vio_length, vio_seek, vio_read, vio_write, vio_tell};
   SF_INFO info{};

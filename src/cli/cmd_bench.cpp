@@ -81,6 +81,87 @@ double median_seconds(Fn&& run, int warmup, int iters) {
   return t[t.size() / 2];
 }
 
+struct Timing {
+  int warmup, iters;
+};
+
+template <class Fn>
+double median_seconds(Fn&& run, const Timing& t) {
+  return median_seconds(run, t.warmup, t.iters);
+}
+
+nlohmann::json result(const std::string& modality, int batch, double seconds) {
+  return {{"modality", modality}, {"batch", batch}, {"median_ms", seconds * 1000}, {"items_per_s", batch / seconds}};
+}
+
+// CLIP: the vision tower on random pixel_values, the text tower on the first `batch` captions.
+Status bench_clip(const std::string& dir, const std::vector<int>& batches, bool do_image, bool do_text,
+                  const std::vector<std::string>& captions, const Timing& timing, nlohmann::json& report) {
+  const double t0 = now_s();
+  CC_TRY(std::unique_ptr<ClipModel> loaded, ClipModel::load(dir));
+  report["load_ms"] = (now_s() - t0) * 1000;
+  const ClipModel& m = *loaded;
+  report["weight_file_mib"] = m.weight_file_bytes() / 1048576.0;
+  report["copied_weight_mib"] = m.copied_weight_bytes() / 1048576.0;
+  report["rss_after_load_mib"] = proc_status_mib("VmRSS");
+  report["results"] = nlohmann::json::array();
+  for (int b : batches) {
+    if (do_image) {
+      const auto& vc = m.vision_tower().config();
+      std::vector<float> pixels(static_cast<size_t>(b) * 3 * vc.image_size * vc.image_size);
+      std::mt19937 rng(1234);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      for (float& p : pixels) p = normal(rng);
+      report["results"].push_back(result("image", b, median_seconds([&] { (void)m.embed_pixel_values(pixels, b); }, timing)));
+    }
+    if (do_text) {
+      std::vector<std::vector<int32_t>> ids;
+      for (int i = 0; i < b; ++i) {
+        CC_TRY(std::vector<int32_t> t, m.tokenize(captions[i % captions.size()]));
+        ids.push_back(std::move(t));
+      }
+      report["results"].push_back(result("text", b, median_seconds([&] { (void)m.embed_token_ids(ids); }, timing)));
+    }
+  }
+  return Ok{};
+}
+
+// CLAP: the tower on random log-mels, and the front end (decode + resample + log-mel of a
+// 10-s 44.1 kHz stereo WAV) timed on its own.
+Status bench_clap(const std::string& dir, const std::vector<int>& batches, const Timing& timing,
+                  nlohmann::json& report) {
+  const double t0 = now_s();
+  CC_TRY(std::unique_ptr<ClapModel> loaded, ClapModel::load(dir));
+  report["load_ms"] = (now_s() - t0) * 1000;
+  const ClapModel& m = *loaded;
+  report["weight_file_mib"] = m.mapped_weight_bytes() / 1048576.0;
+  report["copied_weight_mib"] = 0.0;
+  report["rss_after_load_mib"] = proc_status_mib("VmRSS");
+  const auto wav = test_wav();
+  const double front = median_seconds(
+      [&] {
+        auto a = decode_audio(wav.data(), wav.size());
+        auto w = m.at_model_rate(a.value());
+        int windows = 0;
+        (void)m.features().clip_features(w.value(), {}, &windows);
+      },
+      timing);
+  report["features_ms"] = front * 1000;
+  report["results"] = nlohmann::json::array();
+  const auto& fc = m.features().config();
+  const size_t per_clip = static_cast<size_t>(m.tower().config().channels()) * fc.frames() * fc.feature_size;
+  for (int b : batches) {
+    std::vector<float> mel(b * per_clip);
+    std::mt19937 rng(1234);
+    std::normal_distribution<float> normal(-40.0f, 20.0f);
+    for (float& v : mel) v = normal(rng);
+    const double s = median_seconds([&] { (void)m.embed_features(mel, b); }, timing);
+    report["results"].push_back(result("audio", b, s));
+    if (b == 1) report["features_pct_of_tower"] = 100 * front / s;
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
@@ -125,70 +206,11 @@ int cmd_bench(int argc, char** argv) {
   set_num_threads(threads.value());
 
   nlohmann::json report = {{"engine", "clipclap"}, {"model", dir}, {"threads", num_threads()}, {"iters", iters.value()}};
-  nlohmann::json results = nlohmann::json::array();
-  if (clap) {
-    const double t0 = now_s();
-    auto loaded = ClapModel::load(dir);
-    if (!loaded.ok()) return fail(loaded.error().message, 1);
-    report["load_ms"] = (now_s() - t0) * 1000;
-    const ClapModel& m = *loaded.value();
-    report["weight_file_mib"] = m.mapped_weight_bytes() / 1048576.0;
-    report["copied_weight_mib"] = 0.0;
-    report["rss_after_load_mib"] = proc_status_mib("VmRSS");
-    // The front end, timed apart from the tower: decode + resample + log-mel of one 10-s clip.
-    const auto wav = test_wav();
-    const double front = median_seconds(
-        [&] {
-          auto a = decode_audio(wav.data(), wav.size());
-          auto w = m.at_model_rate(a.value());
-          int windows = 0;
-          (void)m.features().clip_features(w.value(), {}, &windows);
-        },
-        warmup.value(), iters.value());
-    report["features_ms"] = front * 1000;
-    const int frames = m.features().config().frames(), bins = m.features().config().feature_size;
-    for (int b : batches.value()) {
-      std::vector<float> mel(static_cast<size_t>(b) * frames * bins);
-      std::mt19937 rng(1234);
-      std::normal_distribution<float> normal(-40.0f, 20.0f);
-      for (float& v : mel) v = normal(rng);
-      const double s = median_seconds([&] { (void)m.embed_features(mel, b); }, warmup.value(), iters.value());
-      results.push_back({{"modality", "audio"}, {"batch", b}, {"median_ms", s * 1000}, {"items_per_s", b / s}});
-      if (b == 1) report["features_pct_of_tower"] = 100 * front / s;
-    }
-  } else {
-  const double t0 = now_s();
-  auto loaded = ClipModel::load(dir);
-  if (!loaded.ok()) return fail(loaded.error().message, 1);
-  report["load_ms"] = (now_s() - t0) * 1000;
-  const ClipModel& m = *loaded.value();
-  report["weight_file_mib"] = m.weight_file_bytes() / 1048576.0;
-  report["copied_weight_mib"] = m.copied_weight_bytes() / 1048576.0;
-  report["rss_after_load_mib"] = proc_status_mib("VmRSS");
-  for (int b : batches.value()) {
-    if (do_image) {
-      const auto& vc = m.vision_tower().config();
-      std::vector<float> pixels(static_cast<size_t>(b) * 3 * vc.image_size * vc.image_size);
-      std::mt19937 rng(1234);
-      std::normal_distribution<float> normal(0.0f, 1.0f);
-      for (float& p : pixels) p = normal(rng);
-      const double s = median_seconds([&] { (void)m.embed_pixel_values(pixels, b); }, warmup.value(), iters.value());
-      results.push_back({{"modality", "image"}, {"batch", b}, {"median_ms", s * 1000}, {"items_per_s", b / s}});
-    }
-    if (do_text) {
-      std::vector<std::vector<int32_t>> ids;
-      for (int i = 0; i < b; ++i) {
-        auto t = m.tokenize(captions[i % captions.size()]);
-        if (!t.ok()) return fail(t.error().message, 1);
-        ids.push_back(std::move(t).value());
-      }
-      const double s = median_seconds([&] { (void)m.embed_token_ids(ids); }, warmup.value(), iters.value());
-      results.push_back({{"modality", "text"}, {"batch", b}, {"median_ms", s * 1000}, {"items_per_s", b / s}});
-    }
-  }
-  }
+  const Timing timing{warmup.value(), iters.value()};
+  Status st = clap ? bench_clap(dir, batches.value(), timing, report)
+                   : bench_clip(dir, batches.value(), do_image, do_text, captions, timing, report);
+  if (!st.ok()) return fail(st.error().message, 1);
   report["peak_rss_mib"] = proc_status_mib("VmHWM");
-  report["results"] = results;
   if (args->has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
@@ -200,9 +222,9 @@ int cmd_bench(int argc, char** argv) {
               report["peak_rss_mib"].get<double>());
   if (clap)
     std::printf("audio front end (decode + resample + log-mel, 10-s 44.1 kHz stereo WAV): %.2f ms = %.1f %% of the tower at batch 1\n",
-                report["features_ms"].get<double>(), report["features_pct_of_tower"].get<double>());
+                report["features_ms"].get<double>(), report.value("features_pct_of_tower", 0.0));
   std::printf("%-8s %6s %12s %12s\n", "modality", "batch", "median ms", "items/s");
-  for (const auto& r : results)
+  for (const auto& r : report["results"])
     std::printf("%-8s %6d %12.2f %12.2f\n", r["modality"].get<std::string>().c_str(), r["batch"].get<int>(),
                 r["median_ms"].get<double>(), r["items_per_s"].get<double>());
   return 0;
