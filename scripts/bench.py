@@ -4,11 +4,13 @@
     scripts/bench.py --model bench-models/clip-vit-b32-random [--threads 2] [--iters 20]
     scripts/bench.py --model bench-models/clap-htsat-base-random --batch 1,4
 
-Each engine gets the same inputs (random pixel_values; the captions in bench/captions.txt,
-tokenised and padded to the longest in the batch) and the same thread count. Reported: median
-seconds per batch over --iters timed runs after --warmup, as items/s, and the ratios
-clipclap/ORT and clipclap/PyTorch. clipclap also reports load time, mapped vs copied weights
-and peak RSS. Create the model with scripts/make_bench_model.py.
+Each engine gets the same inputs (random pixel_values or log-mels; the captions in
+bench/captions.txt, tokenised and padded to the longest in the batch) and the same thread
+count. A round times every engine (median seconds per batch over --iters runs after
+--warmup); --rounds repeats that, engines interleaved, because a shared VM drifts. Reported:
+items/s as the median over rounds, the ratios clipclap/ORT and clipclap/PyTorch of those
+medians, and the range of the per-round ratios. clipclap also reports load time, mapped vs
+copied weights and peak RSS. Create the models with scripts/make_bench_model.py.
 """
 import argparse
 import json
@@ -16,6 +18,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,19 +53,13 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--modality", default="image,text", help="image and/or text for CLIP; CLAP is always audio")
+    ap.add_argument("--rounds", type=int, default=3, help="repeat the whole comparison, engines interleaved")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     clap = json.loads((args.model / "config.json").read_text()).get("model_type") == "clap"
     modalities = ["audio"] if clap else args.modality.split(",")
     captions = [l for l in args.captions.read_text().splitlines() if l.strip()]
-
-    # clipclap first, in its own process.
-    cmd = [str(args.binary), "bench", "--model", str(args.model), "--json", "--batch", args.batch,
-           "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
-           "--modality", args.modality, "--captions", str(args.captions)]
-    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    results = {("clipclap", r["modality"], r["batch"]): r["items_per_s"] for r in ours["results"]}
 
     import numpy as np
     import onnxruntime as ort
@@ -83,36 +80,45 @@ def main():
                                "attention_mask": enc["attention_mask"].astype(np.int64)}
         inputs[("image", b)] = {"pixel_values": rng.standard_normal((b, 3, 224, 224)).astype(np.float32)}
     onnx_file = {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}
-
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sessions = {m: ort.InferenceSession(str(args.model / "onnx" / onnx_file[m]), so, providers=["CPUExecutionProvider"])
                 for m in modalities}
-    for m in modalities:
-        for b in batches:
-            feed = inputs[(m, b)]
-            s = median_seconds(lambda: sessions[m].run(None, feed), args.warmup, args.iters)
-            results[("onnxruntime", m, b)] = b / s
-    del sessions
-
     if clap:
         model = ClapAudioModelWithProjection.from_pretrained(str(args.model)).eval()
     else:
         model = CLIPModel.from_pretrained(str(args.model), attn_implementation="eager").eval()
-    with torch.inference_mode():
+
+    cmd = [str(args.binary), "bench", "--model", str(args.model), "--json", "--batch", args.batch,
+           "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
+           "--modality", args.modality, "--captions", str(args.captions)]
+    rounds = []
+    for r in range(args.rounds):
+        results = {}
+        ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        for row in ours["results"]:
+            results[("clipclap", row["modality"], row["batch"])] = row["items_per_s"]
         for m in modalities:
             for b in batches:
-                feed = {k: torch.from_numpy(v) for k, v in inputs[(m, b)].items()}
-                fn = {"image": lambda: model.get_image_features(**feed),
-                      "text": lambda: model.get_text_features(**feed),
-                      "audio": lambda: model(**feed).audio_embeds}[m]
-                s = median_seconds(fn, args.warmup, args.iters)
-                results[("pytorch", m, b)] = b / s
+                feed = inputs[(m, b)]
+                results[("onnxruntime", m, b)] = b / median_seconds(lambda: sessions[m].run(None, feed),
+                                                                    args.warmup, args.iters)
+        with torch.inference_mode():
+            for m in modalities:
+                for b in batches:
+                    feed = {k: torch.from_numpy(v) for k, v in inputs[(m, b)].items()}
+                    fn = {"image": lambda: model.get_image_features(**feed),
+                          "text": lambda: model.get_text_features(**feed),
+                          "audio": lambda: model(**feed).audio_embeds}[m]
+                    results[("pytorch", m, b)] = b / median_seconds(fn, args.warmup, args.iters)
+        rounds.append(results)
+        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+    results = {k: statistics.median(rd[k] for rd in rounds) for k in rounds[0]}
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads per engine; "
-          f"median of {args.iters} runs after {args.warmup} warm-up")
+          f"median of {args.iters} runs after {args.warmup} warm-up, median over {args.rounds} rounds")
     print(f"versions: onnxruntime {ort.__version__}, torch {torch.__version__}")
     print(f"clipclap: load {ours['load_ms']:.0f} ms, weights {ours['weight_file_mib']:.0f} MiB mapped "
           f"({ours['copied_weight_mib']:.0f} MiB copied), RSS after load {ours['rss_after_load_mib']:.0f} MiB, "
@@ -120,14 +126,18 @@ def main():
     if clap:
         print(f"clipclap audio front end (decode + resample + log-mel of a 10-s 44.1 kHz WAV): "
               f"{ours['features_ms']:.1f} ms = {ours['features_pct_of_tower']:.1f} % of the tower at batch 1")
-    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} {'vs PyTorch':>10}")
+    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} "
+          f"{'(rounds)':>12} {'vs PyTorch':>10}")
     rows = []
     for m in modalities:
         for b in batches:
             c, o, p = (results[(e, m, b)] for e in ("clipclap", "onnxruntime", "pytorch"))
+            per_round = [rd[("clipclap", m, b)] / rd[("onnxruntime", m, b)] for rd in rounds]
             rows.append({"modality": m, "batch": b, "clipclap": c, "onnxruntime": o, "pytorch": p,
-                         "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p})
-            print(f"{m:8} {b:5d} {c:11.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {c / p:9.2f}x")
+                         "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p,
+                         "ratio_vs_onnxruntime_per_round": per_round})
+            span = f"{min(per_round):.2f}-{max(per_round):.2f}"
+            print(f"{m:8} {b:5d} {c:11.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {span:>12} {c / p:9.2f}x")
     if args.json:
         args.json.write_text(json.dumps({"machine": cpu_name(), "threads": args.threads, "clipclap": ours,
                                          "rows": rows}, indent=2) + "\n")
