@@ -71,6 +71,7 @@ class HtsatTower {
     BatchNorm local_bn1, local_bn2, global_bn1, global_bn2;
   };
 
+  Result<Embeddings> embed_clips(const float* features, int count, int frames) const;
   void mel_to_image(const float* features, int images, int frames, float* image) const;
   void fuse(const float* image, int count, float* global) const;
   void block_forward(const Block& b, const Stage& s, std::vector<float>& x, int count) const;
