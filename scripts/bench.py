@@ -124,8 +124,10 @@ def main():
           f"({ours['copied_weight_mib']:.0f} MiB copied), RSS after load {ours['rss_after_load_mib']:.0f} MiB, "
           f"peak RSS {ours['peak_rss_mib']:.0f} MiB")
     if clap:
-        print(f"clipclap audio front end (decode + resample + log-mel of a 10-s 44.1 kHz WAV): "
-              f"{ours['features_ms']:.1f} ms = {ours['features_pct_of_tower']:.1f} % of the tower at batch 1")
+        print(f"clipclap on a 10-s 44.1 kHz stereo WAV: decode {ours['decode_ms']:.1f} ms, resample "
+              f"{ours['resample_ms']:.1f} ms, log-mel features {ours['features_ms']:.1f} ms = "
+              f"{ours['features_pct_of_tower']:.1f} % of the tower at batch 1 (all three: "
+              f"{ours['front_end_pct_of_tower']:.1f} %)")
     print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} "
           f"{'(rounds)':>12} {'vs PyTorch':>10}")
     rows = []
