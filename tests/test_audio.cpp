@@ -237,13 +237,21 @@ TEST(AudioDecode, TruncatedAndCorruptedFilesNeverCrash) {
     for (size_t cut : {size_t{1}, size_t{4}, size_t{12}, size_t{44}, b.size() / 2, b.size() - 1}) {
       if (cut >= b.size()) continue;
       auto a = decode_audio(b.data(), cut);
-      if (!a.ok()) EXPECT_FALSE(a.error().message.empty());
+      if (!a.ok()) {
+
+        EXPECT_FALSE(a.error().message.empty());
+
+      }
     }
     for (int trial = 0; trial < 25; ++trial) {
       auto c = b;
       for (int i = 0; i < 1 + trial % 6; ++i) c[rng() % std::min<size_t>(c.size(), trial % 2 ? 256 : c.size())] ^= 0xFF;
       auto a = decode_audio(c.data(), c.size());
-      if (!a.ok()) EXPECT_FALSE(a.error().message.empty());
+      if (!a.ok()) {
+
+        EXPECT_FALSE(a.error().message.empty());
+
+      }
     }
   }
 }

@@ -64,7 +64,11 @@ TEST(ImageDecode, TruncatedFilesFailOrDecodeButNeverCrash) {
     for (size_t cut : {size_t{1}, size_t{2}, size_t{8}, size_t{16}, size_t{40}, b.size() / 3, b.size() / 2, b.size() - 1}) {
       if (cut >= b.size()) continue;
       auto img = decode_image(b.data(), cut);
-      if (!img.ok()) EXPECT_FALSE(img.error().message.empty());
+      if (!img.ok()) {
+
+        EXPECT_FALSE(img.error().message.empty());
+
+      }
     }
     // Cut in half, a single-frame file has lost pixels: that must be an error, not gray fill.
     if (f.rfind("anim", 0) != 0) {
@@ -85,7 +89,11 @@ TEST(ImageDecode, CorruptedBytesNeverCrash) {
       for (int i = 0; i < flips; ++i) b[rng() % b.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
       if (trial % 3 == 0) b[rng() % std::min<size_t>(b.size(), 64)] = static_cast<uint8_t>(rng());  // hit headers
       auto img = decode_image(b.data(), b.size());
-      if (!img.ok()) EXPECT_FALSE(img.error().message.empty());
+      if (!img.ok()) {
+
+        EXPECT_FALSE(img.error().message.empty());
+
+      }
     }
   }
 }

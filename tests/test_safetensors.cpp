@@ -105,7 +105,11 @@ TEST(SafeTensors, RejectsCorruptTruncatedEmptyAndHostileFiles) {
   for (const auto& [what, bytes] : cases) {
     auto st = open_bytes(bytes);
     EXPECT_FALSE(st.ok()) << what;
-    if (!st.ok()) EXPECT_FALSE(st.error().message.empty()) << what;
+    if (!st.ok()) {
+
+      EXPECT_FALSE(st.error().message.empty()) << what;
+
+    }
   }
   auto st = SafeTensors::open("/nonexistent/model.safetensors");
   ASSERT_FALSE(st.ok());

@@ -57,7 +57,7 @@ TEST(ClipTokenizer, RejectsTokenizersItCannotReproduce) {
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
   close(fd);
-  for (const std::string body :
+  for (const std::string& body :
        {std::string(""), std::string("{"), std::string("[]"), std::string(R"({"normalizer":null})"),
         std::string(R"({"normalizer":{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"Replace","pattern":{"Regex":"\\s+"},"content":" "},{"type":"Lowercase"}]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\w+"},"behavior":"Removed","invert":true},{"type":"ByteLevel","add_prefix_space":false}]}})"),
         std::string(R"({"normalizer":{"type":"Sequence","normalizers":[1,2,3]}})")}) {
@@ -66,7 +66,11 @@ TEST(ClipTokenizer, RejectsTokenizersItCannotReproduce) {
     std::fclose(f);
     auto t = ClipTokenizer::load(path);
     EXPECT_FALSE(t.ok()) << body;
-    if (!t.ok()) EXPECT_NE(t.error().message.find(path), std::string::npos);
+    if (!t.ok()) {
+
+      EXPECT_NE(t.error().message.find(path), std::string::npos);
+
+    }
   }
   std::remove(path);
 }

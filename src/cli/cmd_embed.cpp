@@ -67,11 +67,12 @@ int cmd_embed(int argc, char** argv) {
   const std::string description =
       "Embeds each input into the model's shared space and prints one JSON object per input, in the order\n"
       "given: {\"index\", \"modality\", \"dim\", \"embedding\"}. Vectors are L2-normalised.";
+  auto fail = [](const std::string& message, int code) {
+    std::fprintf(stderr, "clipclap embed: %s\n", message.c_str());
+    return code;
+  };
   auto args = Args::parse(kFlags, argc, argv);
-  if (!args.ok()) {
-    std::fprintf(stderr, "clipclap embed: %s\n", args.error().message.c_str());
-    return 2;
-  }
+  if (!args.ok()) return fail(args.error().message, 2);
   if (args->has("help")) {
     std::fputs(usage(synopsis, description, kFlags).c_str(), stdout);
     return 0;
@@ -85,54 +86,40 @@ int cmd_embed(int argc, char** argv) {
   for (const Error* e : {batch.ok() ? nullptr : &batch.error(), threads.ok() ? nullptr : &threads.error(),
                          max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
                          long_audio.ok() ? nullptr : &long_audio.error(), hop.ok() ? nullptr : &hop.error()}) {
-    if (e) {
-      std::fprintf(stderr, "clipclap embed: %s\n", e->message.c_str());
-      return 2;
-    }
+    if (e) return fail(e->message, 2);
   }
-  if (!args->has("model")) {
-    std::fprintf(stderr, "clipclap embed: --model DIR is required\n");
-    return 2;
-  }
+  if (!args->has("model")) return fail("--model DIR is required", 2);
   std::vector<Input> inputs;
   for (const auto& [name, value] : args->in_order())
     if (name == "text" || name == "image" || name == "audio") inputs.push_back({name, value, {}, {}, {}});
-  if (inputs.empty()) {
-    std::fprintf(stderr, "clipclap embed: nothing to embed (give --text, --image or --audio)\n");
-    return 2;
-  }
+  if (inputs.empty()) return fail("nothing to embed (give --text, --image or --audio)", 2);
   set_num_threads(threads.value());
 
   const std::string dir = args->get("model");
   auto kind = detect_model_kind(dir);
-  if (!kind.ok()) {
-    std::fprintf(stderr, "clipclap embed: %s\n", kind.error().message.c_str());
-    return 1;
-  }
+  if (!kind.ok()) return fail(kind.error().message, 1);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const bool fits = kind.value() == ModelKind::kClip ? inputs[i].modality != "audio" : inputs[i].modality == "audio";
-    if (!fits) {
-      std::fprintf(stderr, "clipclap embed: input %zu (--%s): model %s is a %s checkpoint, which embeds %s\n", i,
-                   inputs[i].modality.c_str(), dir.c_str(), model_kind_name(kind.value()),
-                   kind.value() == ModelKind::kClip ? "text and images" : "audio (CLAP's text tower is not supported yet)");
-      return 1;
-    }
+    if (!fits)
+      return fail("input " + std::to_string(i) + " (--" + inputs[i].modality + "): model " + dir + " is a " +
+                      model_kind_name(kind.value()) + " checkpoint, which embeds " +
+                      (kind.value() == ModelKind::kClip ? "text and images" : "audio (CLAP's text tower is not supported yet)"),
+                  1);
   }
+  LongAudioOptions audio_opts;
+  audio_opts.mode = long_audio.value();
+  audio_opts.hop_seconds = hop.value();
   std::unique_ptr<ClipModel> clip;
   std::unique_ptr<ClapModel> clap;
   if (kind.value() == ModelKind::kClip) {
     auto loaded = ClipModel::load(dir);
-    if (!loaded.ok()) return std::fprintf(stderr, "clipclap embed: %s\n", loaded.error().message.c_str()), 1;
+    if (!loaded.ok()) return fail(loaded.error().message, 1);
     clip = std::move(loaded).value();
   } else {
     auto loaded = ClapModel::load(dir);
-    if (!loaded.ok()) return std::fprintf(stderr, "clipclap embed: %s\n", loaded.error().message.c_str()), 1;
+    if (!loaded.ok()) return fail(loaded.error().message, 1);
     clap = std::move(loaded).value();
-    if (long_audio.value() == LongAudio::kFusion && !clap->features().fused()) {
-      std::fprintf(stderr, "clipclap embed: --long-audio fusion needs a fused checkpoint (enable_fusion=true); %s is not\n",
-                   dir.c_str());
-      return 1;
-    }
+    if (auto st = clap->check(audio_opts); !st.ok()) return fail(st.error().message, 1);  // before decoding anything
   }
 
   // Read and check every input first.
@@ -143,18 +130,19 @@ int cmd_embed(int argc, char** argv) {
   audio_limits.max_seconds = max_audio.value();
   for (size_t i = 0; i < inputs.size(); ++i) {
     Input& in = inputs[i];
+    auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + in.modality + "): " + e.message, 1); };
     if (in.modality == "text") {
       auto ids = clip->tokenize(in.value);
       if (ids.ok()) in.ids = std::move(ids).value();
-      else std::fprintf(stderr, "clipclap embed: input %zu (--text): %s\n", i, ids.error().message.c_str()), ++failures;
+      else bad(ids.error());
     } else if (in.modality == "audio") {
       auto a = decode_audio_file(in.value, audio_limits);
       if (a.ok()) in.audio = std::move(a).value();
-      else std::fprintf(stderr, "clipclap embed: input %zu (--audio): %s\n", i, a.error().message.c_str()), ++failures;
+      else bad(a.error());
     } else {
       auto img = decode_image_file(in.value, limits);
       if (img.ok()) in.image = std::move(img).value();
-      else std::fprintf(stderr, "clipclap embed: input %zu (--image): %s\n", i, img.error().message.c_str()), ++failures;
+      else bad(img.error());
     }
   }
   if (failures) return 1;
@@ -162,9 +150,6 @@ int cmd_embed(int argc, char** argv) {
   // Embed each modality in batches, then print in input order.
   std::vector<std::vector<float>> vectors(inputs.size());
   size_t done = 0;
-  LongAudioOptions audio_opts;
-  audio_opts.mode = long_audio.value();
-  audio_opts.hop_seconds = hop.value();
   for (const std::string modality : {"text", "image", "audio"}) {
     std::vector<size_t> group;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -185,10 +170,7 @@ int cmd_embed(int argc, char** argv) {
         for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
         e = clap->embed_audio(clips, audio_opts);
       }
-      if (!e.ok()) {
-        std::fprintf(stderr, "clipclap embed: %s\n", e.error().message.c_str());
-        return 1;
-      }
+      if (!e.ok()) return fail(e.error().message, 1);
       for (size_t k = start; k < end; ++k)
         vectors[group[k]].assign(e->row(k - start), e->row(k - start) + e->dim);
       done += end - start;
@@ -201,10 +183,7 @@ int cmd_embed(int argc, char** argv) {
     append_json_line(out, i, inputs[i].modality, vectors[i].data(), static_cast<int>(vectors[i].size()));
   if (args->has("output")) {
     auto st = write_file_atomic(args->get("output"), out.data(), out.size());
-    if (!st.ok()) {
-      std::fprintf(stderr, "clipclap embed: %s\n", st.error().message.c_str());
-      return 1;
-    }
+    if (!st.ok()) return fail(st.error().message, 1);
   } else {
     std::fwrite(out.data(), 1, out.size(), stdout);
   }

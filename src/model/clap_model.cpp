@@ -51,9 +51,15 @@ Result<Embeddings> ClapModel::embed_features(const std::vector<float>& mel, int 
   return tower_.embed(mel.data(), count, static_cast<int>(mel.size() / count / per_frame));
 }
 
-Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+Status ClapModel::check(const LongAudioOptions& opts) const {
   if (opts.mode == LongAudio::kFusion && !features_->fused())
     return error("long-audio mode 'fusion' needs a fused checkpoint (enable_fusion=true); model " + dir_ + " is not");
+  if (!(opts.hop_seconds > 0)) return error("the window hop must be positive");
+  return Ok{};
+}
+
+Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+  CC_CHECK(check(opts));
   // Every window of every clip goes through the tower as one batch.
   std::vector<float> mel;
   std::vector<int> owner;

@@ -23,6 +23,9 @@ class ClapModel {
   // becomes several windows (LongAudio::kWindows) whose vectors are averaged and renormalised.
   Result<Embeddings> embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const;
 
+  // Whether these options suit this checkpoint (fusion needs a fused one).
+  Status check(const LongAudioOptions& opts) const;
+
   // The pieces, for tests and the bench: waveform at the model's rate, and features -> vectors.
   Result<std::vector<double>> at_model_rate(const Audio& clip) const;
   Result<Embeddings> embed_features(const std::vector<float>& mel, int count) const;
