@@ -17,19 +17,6 @@ constexpr std::string_view kClipSplit =
 constexpr std::string_view kClipSplitWithSpecials =
     R"(<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+)";
 
-// GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards.
-std::array<std::string, 256> make_byte_symbols() {
-  std::array<std::string, 256> table;
-  char32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    std::string s;
-    append_utf8(s, printable ? static_cast<char32_t>(b) : next++);
-    table[b] = s;
-  }
-  return table;
-}
-
 bool starts_with(std::u32string_view s, size_t at, std::u32string_view prefix) {
   return s.size() - at >= prefix.size() && s.compare(at, prefix.size(), prefix) == 0;
 }
@@ -65,7 +52,6 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& path) try {
   CC_TRY(nlohmann::json j, read_json(path));
   auto bad = [&](const std::string& why) { return error(path + ": " + why); };
   ClipTokenizer t;
-  t.byte_symbol_ = make_byte_symbols();
 
   // Normalizer: exactly NFC, Replace(\s+ -> " "), Lowercase.
   const auto& norm = j.value("normalizer", nlohmann::json());
@@ -90,44 +76,12 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& path) try {
   if (type_of(bytelevel) != "ByteLevel" || bytelevel.value("add_prefix_space", true))
     return bad("unsupported pre_tokenizer (expected ByteLevel without prefix space)");
 
-  // Model: BPE with an end-of-word suffix.
-  const auto& model = j.value("model", nlohmann::json());
-  if (type_of(model) != "BPE" || !model.contains("vocab") || !model["vocab"].is_object() ||
-      !model.contains("merges") || !model["merges"].is_array())
-    return bad("model is not a BPE model with vocab and merges");
-  if (!model.value("continuing_subword_prefix", nlohmann::json("")).is_string() ||
-      !model.value("continuing_subword_prefix", std::string()).empty() || !model["dropout"].is_null())
-    return bad("unsupported BPE options (continuing_subword_prefix or dropout)");
-  t.end_of_word_suffix_ = model.value("end_of_word_suffix", std::string());
-  for (auto& [token, id] : model["vocab"].items()) {
-    if (!id.is_number_integer()) return bad("vocab id of '" + token + "' is not an integer");
-    t.vocab_[token] = id.get<int32_t>();
-  }
-  int32_t rank = 0;
-  for (const auto& m : model["merges"]) {
-    std::string key;
-    if (m.is_string()) {
-      key = m.get<std::string>();  // older files: "left right"
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      key = m[0].get<std::string>() + " " + m[1].get<std::string>();
-    } else {
-      return bad("malformed merge at rank " + std::to_string(rank));
-    }
-    t.merge_ranks_.emplace(key, rank++);
-  }
-  if (model.contains("unk_token") && model["unk_token"].is_string()) t.unk_id_ = t.token_id(model["unk_token"]);
-
-  for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
-    if (!a.is_object() || !a.contains("content") || !a.contains("id")) return bad("malformed added_tokens entry");
-    if (!a.value("normalized", true))
-      return bad("added token '" + a["content"].get<std::string>() + "' is not normalized: unsupported");
-    auto content = decode_utf8(a["content"].get<std::string>());
-    if (!content.ok() || content->empty()) return bad("added token content is empty or not UTF-8");
-    t.added_tokens_.push_back({content.value(), a["id"].get<int32_t>()});
-  }
-  // Longest first, so matching below is leftmost-longest as in HF's added-vocabulary split.
-  std::sort(t.added_tokens_.begin(), t.added_tokens_.end(),
-            [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });
+  // Model: BPE (with CLIP's "</w>" end-of-word suffix); added tokens, all normalised ones.
+  CC_TRY(t.bpe_, BytePairEncoder::load(j.value("model", nlohmann::json()), path));
+  for (const auto& a : j.value("added_tokens", nlohmann::json::array()))
+    if (a.is_object() && !a.value("normalized", true))
+      return bad("added token '" + a.value("content", std::string()) + "' is not normalized: unsupported");
+  CC_TRY(t.added_tokens_, AddedTokens::load(j.value("added_tokens", nlohmann::json::array()), path));
 
   // Post-processor: <bos> content <eos>.
   const auto& post = j.value("post_processor", nlohmann::json());
@@ -138,11 +92,6 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& path) try {
   return t;
 } catch (const nlohmann::json::exception& e) {
   return error(path + ": malformed tokenizer: " + e.what());
-}
-
-int32_t ClipTokenizer::token_id(const std::string& token) const {
-  auto it = vocab_.find(token);
-  return it == vocab_.end() ? unk_id_ : it->second;
 }
 
 Result<std::u32string> ClipTokenizer::normalize(std::string_view text) const {
@@ -161,49 +110,6 @@ Result<std::u32string> ClipTokenizer::normalize(std::string_view text) const {
   return out;
 }
 
-void ClipTokenizer::bpe(const std::string& mapped_word, std::vector<int32_t>& ids) const {
-  // Symbols start as single (byte-mapped) characters; the last carries the end-of-word suffix.
-  std::vector<std::string> symbols;
-  for (size_t i = 0; i < mapped_word.size();) {
-    size_t len = 1;
-    const unsigned char lead = static_cast<unsigned char>(mapped_word[i]);
-    if (lead >= 0xF0) len = 4;
-    else if (lead >= 0xE0) len = 3;
-    else if (lead >= 0xC0) len = 2;
-    symbols.push_back(mapped_word.substr(i, len));
-    i += len;
-  }
-  if (symbols.empty()) return;
-  symbols.back() += end_of_word_suffix_;
-
-  // Repeatedly merge the adjacent pair of lowest rank, every occurrence left to right.
-  while (symbols.size() > 1) {
-    int32_t best = std::numeric_limits<int32_t>::max();
-    std::string best_key;
-    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-      auto it = merge_ranks_.find(symbols[i] + " " + symbols[i + 1]);
-      if (it != merge_ranks_.end() && it->second < best) {
-        best = it->second;
-        best_key = it->first;
-      }
-    }
-    if (best == std::numeric_limits<int32_t>::max()) break;
-    std::vector<std::string> merged;
-    merged.reserve(symbols.size());
-    for (size_t i = 0; i < symbols.size(); ++i) {
-      if (i + 1 < symbols.size() && symbols[i].size() + 1 + symbols[i + 1].size() == best_key.size() &&
-          symbols[i] + " " + symbols[i + 1] == best_key) {
-        merged.push_back(symbols[i] + symbols[i + 1]);
-        ++i;
-      } else {
-        merged.push_back(symbols[i]);
-      }
-    }
-    symbols.swap(merged);
-  }
-  for (const auto& s : symbols) ids.push_back(token_id(s));
-}
-
 void ClipTokenizer::split_and_encode(std::u32string_view piece, std::vector<int32_t>& ids) const {
   for (size_t at = 0; at < piece.size();) {
     const size_t n = match_clip_split(piece, at, split_specials_in_regex_);
@@ -211,9 +117,7 @@ void ClipTokenizer::split_and_encode(std::u32string_view piece, std::vector<int3
       ++at;
       continue;
     }
-    std::string mapped;
-    for (unsigned char b : encode_utf8(piece.substr(at, n))) mapped += byte_symbol_[b];
-    bpe(mapped, ids);
+    bpe_.encode(encode_utf8(piece.substr(at, n)), ids);
     at += n;
   }
 }
@@ -223,27 +127,9 @@ Result<std::vector<int32_t>> ClipTokenizer::encode(std::string_view text, int ma
   CC_TRY(std::u32string normalized, normalize(text));
 
   std::vector<int32_t> content;
-  size_t segment_start = 0;
-  for (size_t at = 0; at < normalized.size();) {
-    size_t matched = 0;
-    int32_t matched_id = -1;
-    for (const auto& a : added_tokens_) {
-      if (starts_with(normalized, at, a.content)) {
-        matched = a.content.size();
-        matched_id = a.id;
-        break;  // longest first
-      }
-    }
-    if (matched == 0) {
-      ++at;
-      continue;
-    }
-    split_and_encode(std::u32string_view(normalized).substr(segment_start, at - segment_start), content);
-    content.push_back(matched_id);
-    at += matched;
-    segment_start = at;
-  }
-  split_and_encode(std::u32string_view(normalized).substr(segment_start), content);
+  added_tokens_.split(
+      normalized, [&](std::u32string_view segment) { split_and_encode(segment, content); },
+      [&](int32_t id) { content.push_back(id); });
 
   const size_t keep = std::min(content.size(), static_cast<size_t>(max_length - 2));
   std::vector<int32_t> ids;
