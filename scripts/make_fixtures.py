@@ -24,7 +24,8 @@ from PIL import Image
 from safetensors.torch import save_file
 import soundfile
 import soxr
-from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+from tokenizers import ByteLevelBPETokenizer
+from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, RobertaTokenizerFast
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 from transformers.models.clip.tokenization_clip import bytes_to_unicode
 
@@ -87,8 +88,11 @@ CLAP_MODELS = {
         audio=dict(patch_embeds_hidden_size=8, depths=[1, 2, 1, 2], num_attention_heads=[1, 2, 2, 4],
                    window_size=8, hidden_size=64, enable_fusion=True, fusion_type="aff_2d")),
 }
-CLAP_TEXT = dict(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-                 max_position_embeddings=40, type_vocab_size=1)
+# RoBERTa-shaped text tower; vocab_size is set from the fixture tokenizer. 80 positions allow
+# 78 tokens (positions start at pad_token_id + 1).
+CLAP_TEXT = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                 max_position_embeddings=80, type_vocab_size=1)
+CLAP_MAX_TOKENS = 78
 
 EMBED_TEXTS = [
     "a photo of a cat",
@@ -120,6 +124,22 @@ def build_tokenizer(out: Path) -> CLIPTokenizerFast:
     for name in ("vocab.json", "merges.txt"):  # tokenizer.json holds both; keep the fixtures small
         (out / name).unlink(missing_ok=True)
     return CLIPTokenizerFast.from_pretrained(str(out))
+
+
+def build_clap_tokenizer(out: Path, corpus: list) -> RobertaTokenizerFast:
+    """A RoBERTa-style byte-level BPE tokenizer (the structure of roberta-base's tokenizer.json,
+    which CLAP uses), trained here on the fixture strings: the algorithm is what is tested."""
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=1200, min_frequency=2, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(out))
+    tok = RobertaTokenizerFast(vocab_file=str(out / "vocab.json"), merges_file=str(out / "merges.txt"),
+                               model_max_length=CLAP_MAX_TOKENS)
+    tok.save_pretrained(str(out))
+    for name in ("vocab.json", "merges.txt"):
+        (out / name).unlink(missing_ok=True)
+    return RobertaTokenizerFast.from_pretrained(str(out))
 
 
 def hard_strings() -> list:
@@ -384,11 +404,12 @@ class FixedFusionChunks:
         np.random.choice = self.original
 
 
-def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None:
+def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list, tokenizer_dir: Path, tokenizer) -> None:
     torch.manual_seed(sum(map(ord, name)))
     fused = spec.get("fused", False)
     preprocessor = dict(CLAP_PREPROCESSOR, truncation="fusion") if fused else CLAP_PREPROCESSOR
-    config = ClapConfig(text_config=CLAP_TEXT, audio_config=spec["audio"], projection_dim=spec["projection_dim"])
+    config = ClapConfig(text_config=dict(CLAP_TEXT, vocab_size=len(tokenizer)), audio_config=spec["audio"],
+                        projection_dim=spec["projection_dim"])
     model = ClapModel(config).eval()
     with torch.no_grad():
         for n, p in model.named_parameters():
@@ -413,6 +434,10 @@ def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None
     state = {k: (v.to(spec["dtype"]) if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(d / "model.safetensors"), metadata={"format": "pt"})
     (d / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2) + "\n")
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        link = d / f
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("..") / ".." / tokenizer_dir.name / f)
 
     model = ClapModel.from_pretrained(str(d)).eval()
     fe = ClapFeatureExtractor(**preprocessor)
@@ -426,8 +451,15 @@ def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list) -> None
             vs.append(torch.nn.functional.normalize(v, dim=-1)[0])
         return torch.nn.functional.normalize(torch.stack(vs).sum(0), dim=-1).tolist()
 
-    ref = {"model": name, "audio": []}
+    ref = {"model": name, "audio": [], "texts": []}
     with torch.no_grad():
+        texts = EMBED_TEXTS + ["a <mask> barking", "rain <pad> on a roof", "  leading and trailing  "]
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=CLAP_MAX_TOKENS, return_tensors="pt")
+        t = torch.nn.functional.normalize(
+            model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]), dim=-1)
+        for i, text in enumerate(texts):
+            ids = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
+            ref["texts"].append({"text": text, "ids": ids, "embedding": t[i].tolist()})
         for f in audio_names:
             _, wave, _ = load_at_48k(audio_dir / f)
             entry = {"file": f}
@@ -496,8 +528,17 @@ def main():
         index.append(entry)
     (OUT / "reference" / "audio.json").write_text(json.dumps(index, indent=1) + "\n")
     print(f"audio: {len(audio_names)} clips")
+    clap_tokenizer_dir = OUT / "clap-tokenizer"
+    clap_tokenizer = build_clap_tokenizer(clap_tokenizer_dir, strings + EMBED_TEXTS * 20)
+    cases = []
+    for s in strings + ["a <mask> b", "a<mask>b", "<s>x</s>", "<pad>", "  x", "x   ", "a \n b", "it's IT'S"]:
+        full = clap_tokenizer(s)["input_ids"]
+        cut = clap_tokenizer(s, truncation=True, max_length=CLAP_MAX_TOKENS)["input_ids"]
+        cases.append({"text": s, "ids": cut, "ids_full": full})
+    (OUT / "reference" / "clap_tokenizer.json").write_text(json.dumps(cases, ensure_ascii=False) + "\n")
+    print(f"clap tokenizer: {len(cases)} strings")
     for name, spec in CLAP_MODELS.items():
-        make_clap(name, spec, audio_dir, audio_names)
+        make_clap(name, spec, audio_dir, audio_names, clap_tokenizer_dir, clap_tokenizer)
         print(f"model: {name}")
 
 

@@ -1,0 +1,41 @@
+#include "model/clap_text_model.h"
+
+#include "core/file.h"
+
+namespace cc {
+
+Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& dir) {
+  auto in_dir = [&](const Error& e) { return e.context("model " + dir); };
+  if (!is_directory(dir)) return error("model " + dir + ": not a directory");
+  std::unique_ptr<ClapTextModel> m(new ClapTextModel());
+  auto config = read_json(join_path(dir, "config.json"));
+  if (!config.ok()) return in_dir(config.error());
+  auto text_config = read_clap_text_config(config.value());
+  if (!text_config.ok()) return in_dir(text_config.error().context("config.json"));
+  auto tokenizer = RobertaTokenizer::load(join_path(dir, "tokenizer.json"));
+  if (!tokenizer.ok()) return in_dir(tokenizer.error());
+  m->tokenizer_ = std::move(tokenizer).value();
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), {"text_model.", "text_projection."});
+  if (!weights.ok()) return in_dir(weights.error());
+  m->weights_ = std::move(weights).value();
+  auto tower = ClapTextTower::load(m->weights_, text_config.value());
+  if (!tower.ok()) return in_dir(tower.error());
+  m->tower_ = std::move(tower).value();
+  return m;
+}
+
+Result<std::vector<int32_t>> ClapTextModel::tokenize(const std::string& text) const {
+  return tokenizer_.encode(text, tower_.config().max_tokens());
+}
+
+Result<Embeddings> ClapTextModel::embed_texts(const std::vector<std::string>& texts) const {
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto t = tokenize(texts[i]);
+    if (!t.ok()) return t.error().context("text " + std::to_string(i));
+    ids.push_back(std::move(t).value());
+  }
+  return tower_.embed(ids);
+}
+
+}  // namespace cc

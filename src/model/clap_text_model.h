@@ -1,0 +1,31 @@
+// CLAP's text side (RoBERTa tokenizer + text tower) from a CLAP checkpoint directory, for
+// training the projection; serving never loads it. Only text_model.* and text_projection.*
+// are mapped.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+#include "text/clap_text_tower.h"
+#include "text/roberta_tokenizer.h"
+
+namespace cc {
+
+class ClapTextModel {
+ public:
+  static Result<std::unique_ptr<ClapTextModel>> load(const std::string& dir);
+
+  Result<std::vector<int32_t>> tokenize(const std::string& text) const;
+  Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
+  const ClapTextTower& tower() const { return tower_; }
+
+ private:
+  ClapTextModel() = default;
+  SafeTensors weights_;
+  RobertaTokenizer tokenizer_;
+  ClapTextTower tower_;
+};
+
+}  // namespace cc
