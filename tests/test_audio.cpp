@@ -174,28 +174,6 @@ TEST(ClapModelLoad, MapsOnlyTheAudioTower) {
   std::printf("clap-tiny-a: %zu of %zu weight bytes mapped\n", m->mapped_weight_bytes(), size.value());
 }
 
-// A 32-bit float WAV with the given samples and header fields.
-std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_t rate, uint16_t channels = 1) {
-  auto put32 = [](std::vector<uint8_t>& b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
-  auto put16 = [](std::vector<uint8_t>& b, uint16_t v) { b.push_back(v & 0xFF), b.push_back(v >> 8); };
-  std::vector<uint8_t> b = {'R', 'I', 'F', 'F'};
-  const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * 4);
-  put32(b, 36 + data_bytes);
-  for (char c : std::string("WAVEfmt ")) b.push_back(static_cast<uint8_t>(c));
-  put32(b, 16);
-  put16(b, 3);  // IEEE float
-  put16(b, channels);
-  put32(b, rate);
-  put32(b, rate * 4 * channels);
-  put16(b, static_cast<uint16_t>(4 * channels));
-  put16(b, 32);
-  for (char c : std::string("data")) b.push_back(static_cast<uint8_t>(c));
-  put32(b, data_bytes);
-  const auto* p = reinterpret_cast<const uint8_t*>(samples.data());
-  b.insert(b.end(), p, p + data_bytes);
-  return b;
-}
-
 TEST(AudioDecode, HostileInputGetsClearErrors) {
   auto expect_error = [](const std::vector<uint8_t>& bytes, const std::string& needle, const AudioLimits& limits = {}) {
     auto a = decode_audio(bytes.data(), bytes.size(), limits);
@@ -203,11 +181,11 @@ TEST(AudioDecode, HostileInputGetsClearErrors) {
     EXPECT_NE(a.error().message.find(needle), std::string::npos) << a.error().message;
   };
   expect_error({}, "empty audio data");
-  expect_error(float_wav({}, 48000), "no samples");
-  expect_error(float_wav({0.1f, NAN, 0.2f}, 48000), "NaN or infinite");
-  expect_error(float_wav({0.1f, INFINITY}, 48000), "NaN or infinite");
-  expect_error(float_wav({0.1f, 0.2f}, 1'000'000'000), "sample rate");
-  expect_error(float_wav(std::vector<float>(48000 * 3), 48000), "limit", AudioLimits{2.0});
+  expect_error(test::float_wav({}, 48000), "no samples");
+  expect_error(test::float_wav({0.1f, NAN, 0.2f}, 48000), "NaN or infinite");
+  expect_error(test::float_wav({0.1f, INFINITY}, 48000), "NaN or infinite");
+  expect_error(test::float_wav({0.1f, 0.2f}, 1'000'000'000), "sample rate");
+  expect_error(test::float_wav(std::vector<float>(48000 * 3), 48000), "limit", AudioLimits{2.0});
   const std::string text = "this is not audio at all, just text in a file";
   expect_error(std::vector<uint8_t>(text.begin(), text.end()), "not audio");
   std::vector<uint8_t> m4a = {0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'M', '4', 'A', ' ', 0, 0, 0, 0};

@@ -36,6 +36,28 @@ inline double max_abs_diff(const float* a, const std::vector<float>& b) {
   return m;
 }
 
+// A 32-bit float WAV with the given samples and header fields.
+inline std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_t rate, uint16_t channels = 1) {
+  auto put32 = [](std::vector<uint8_t>& b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
+  auto put16 = [](std::vector<uint8_t>& b, uint16_t v) { b.push_back(v & 0xFF), b.push_back(v >> 8); };
+  std::vector<uint8_t> b = {'R', 'I', 'F', 'F'};
+  const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * 4);
+  put32(b, 36 + data_bytes);
+  for (char c : std::string("WAVEfmt ")) b.push_back(static_cast<uint8_t>(c));
+  put32(b, 16);
+  put16(b, 3);  // IEEE float
+  put16(b, channels);
+  put32(b, rate);
+  put32(b, rate * 4 * channels);
+  put16(b, static_cast<uint16_t>(4 * channels));
+  put16(b, 32);
+  for (char c : std::string("data")) b.push_back(static_cast<uint8_t>(c));
+  put32(b, data_bytes);
+  const auto* p = reinterpret_cast<const uint8_t*>(samples.data());
+  b.insert(b.end(), p, p + data_bytes);
+  return b;
+}
+
 // The parity bar for every embedding we produce against transformers.
 constexpr double kMinCosine = 0.99999;
 constexpr double kMaxAbsDiff = 1e-4;

@@ -10,10 +10,11 @@ namespace {
 constexpr const char* kUsage =
     "usage: clipclap <command> [options]\n"
     "\n"
-    "Embeds text and images (CLIP) into one 512-d space; audio (CLAP) is on its way.\n"
+    "Embeds text and images (CLIP) and audio (CLAP), and trains the projection that joins them.\n"
     "\n"
     "commands:\n"
     "  embed    embed texts and images with a model directory, one JSON line per input\n"
+    "  train-projection  train the CLAP -> CLIP projection (text bridge and/or audio-caption pairs)\n"
     "  bench    time this engine's towers on a model (scripts/bench.py compares with ONNX Runtime and PyTorch)\n"
     "  help     show this text\n"
     "\n"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "embed") return cc::cmd_embed(argc - 2, argv + 2);
   if (command == "bench") return cc::cmd_bench(argc - 2, argv + 2);
+  if (command == "train-projection") return cc::cmd_train(argc - 2, argv + 2);
   std::fprintf(stderr, "clipclap: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

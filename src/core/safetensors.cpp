@@ -176,4 +176,25 @@ Result<Tensor> SafeTensors::get(const std::string& name, const std::vector<int64
   return t;
 }
 
+Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                         const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  size_t offset = 0;
+  for (const auto& t : tensors) {
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    if (n != static_cast<int64_t>(t.data.size())) return error(path + ": tensor '" + t.name + "' has the wrong size");
+    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size() * 4}}};
+    offset += t.data.size() * 4;
+  }
+  std::string h = header.dump();
+  h.resize((h.size() + 7) / 8 * 8, ' ');  // keeps the data 8-byte aligned
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((static_cast<uint64_t>(h.size()) >> (8 * i)) & 0xFF);
+  bytes += h;
+  for (const auto& t : tensors) bytes.append(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4);
+  return write_file_atomic(path, bytes.data(), bytes.size());
+}
+
 }  // namespace cc

@@ -59,6 +59,15 @@ class SafeTensors {
   size_t copied_bytes_ = 0;
 };
 
+// Writes fp32 tensors as a safetensors file (atomically: no partial file on failure).
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                         const std::map<std::string, std::string>& metadata = {});
+
 float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 

@@ -28,17 +28,25 @@ struct Split {
   std::vector<int64_t> train, val;
 };
 
-Result<Split> split(int64_t n, double val_fraction, uint64_t seed, const char* what) {
+// Splits by source item (all captions of a clip fall on the same side, so held-out numbers
+// are about unseen clips), or by pair when there are no groups.
+Result<Split> split(const PairedVectors& d, double val_fraction, uint64_t seed, const char* what) {
   if (!(val_fraction > 0 && val_fraction < 1)) return error("--val-fraction must be between 0 and 1 (exclusive)");
+  const int64_t n = d.n;
+  auto group_of = [&](int64_t r) { return d.group.empty() ? r : static_cast<int64_t>(d.group[r]); };
+  std::vector<int64_t> groups;
+  for (int64_t r = 0; r < n; ++r) groups.push_back(group_of(r));
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  SplitMix64(seed).shuffle(groups);
+  const int64_t nval = static_cast<int64_t>(std::llround(val_fraction * static_cast<double>(groups.size())));
+  if (nval < 1 || nval >= static_cast<int64_t>(groups.size()))
+    return error(std::string(what) + ": " + std::to_string(groups.size()) +
+                 " items cannot be split into training and held-out sets with this --val-fraction");
+  std::vector<char> held(groups.empty() ? 0 : *std::max_element(groups.begin(), groups.end()) + 1, 0);
+  for (int64_t k = 0; k < nval; ++k) held[groups[k]] = 1;
   Split s;
-  std::vector<int64_t> all(n);
-  std::iota(all.begin(), all.end(), 0);
-  SplitMix64(seed).shuffle(all);
-  const int64_t nval = static_cast<int64_t>(std::llround(val_fraction * n));
-  if (nval < 1 || nval >= n)
-    return error(std::string(what) + ": " + std::to_string(n) + " pairs cannot be split into training and held-out sets");
-  s.val.assign(all.begin(), all.begin() + nval);
-  s.train.assign(all.begin() + nval, all.end());
+  for (int64_t r = 0; r < n; ++r) (held[group_of(r)] ? s.val : s.train).push_back(r);
   return s;
 }
 
@@ -108,10 +116,10 @@ Result<TrainResult> train_projection(const PairedVectors& bridge, const PairedVe
 
   Split bsplit, asplit;
   if (use_bridge) {
-    CC_TRY(bsplit, split(bridge.n, opts.val_fraction, opts.seed, "captions"));
+    CC_TRY(bsplit, split(bridge, opts.val_fraction, opts.seed, "captions"));
   }
   if (use_audio) {
-    CC_TRY(asplit, split(audio.n, opts.val_fraction, opts.seed + 1, "audio-caption pairs"));
+    CC_TRY(asplit, split(audio, opts.val_fraction, opts.seed + 1, "audio-caption pairs"));
   }
   const std::vector<int64_t>& val_rows = use_audio ? asplit.val : bsplit.val;
   const bool rank_by_retrieval = use_audio;

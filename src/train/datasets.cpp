@@ -1,0 +1,178 @@
+#include "train/datasets.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/file.h"
+
+namespace cc {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+Result<std::vector<std::string>> read_lines(const std::string& path) {
+  CC_TRY(std::vector<uint8_t> bytes, read_file(path));
+  std::vector<std::string> lines;
+  std::string cur;
+  for (uint8_t c : bytes) {
+    if (c == '\n') {
+      lines.push_back(cur);
+      cur.clear();
+    } else {
+      cur += static_cast<char>(c);
+    }
+  }
+  if (!cur.empty()) lines.push_back(cur);
+  for (auto& l : lines)
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  return lines;
+}
+
+// The CSV header: index of the first column whose name is one of `names`, or -1.
+int column(const std::vector<std::string>& header, std::initializer_list<const char*> names) {
+  for (size_t i = 0; i < header.size(); ++i)
+    for (const char* n : names)
+      if (trim(header[i]) == n) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> parse_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cur += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (quoted) return error("unterminated quote");
+  fields.push_back(cur);
+  return fields;
+}
+
+Result<std::vector<std::string>> read_captions(const std::string& path) try {
+  std::vector<std::string> out;
+  if (ends_with(path, ".json")) {  // COCO captions_*.json
+    CC_TRY(nlohmann::json j, read_json(path));
+    if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_array())
+      return error(path + ": not a COCO captions file (no \"annotations\" list)");
+    for (const auto& a : j["annotations"])
+      if (a.is_object() && a.contains("caption") && a["caption"].is_string()) out.push_back(trim(a["caption"]));
+  } else {
+    CC_TRY(std::vector<std::string> lines, read_lines(path));
+    if (ends_with(path, ".jsonl")) {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        if (trim(lines[i]).empty()) continue;
+        auto j = nlohmann::json::parse(lines[i], nullptr, false);
+        const char* key = j.is_object() && j.contains("caption") ? "caption" : "text";
+        if (j.is_discarded() || !j.is_object() || !j.contains(key) || !j[key].is_string())
+          return error(path + ":" + std::to_string(i + 1) + ": expected a JSON object with \"caption\" or \"text\"");
+        out.push_back(trim(j[key]));
+      }
+    } else if (ends_with(path, ".csv")) {
+      if (lines.empty()) return error(path + ": empty file (no captions)");
+      CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
+      const int col = column(header, {"caption", "text", "caption_1"});
+      if (col < 0) return error(path + ":1: no caption column (expected \"caption\" or \"text\")");
+      for (size_t i = 1; i < lines.size(); ++i) {
+        if (trim(lines[i]).empty()) continue;
+        auto fields = parse_csv_line(lines[i]);
+        if (!fields.ok()) return error(path + ":" + std::to_string(i + 1) + ": " + fields.error().message);
+        if (static_cast<int>(fields->size()) <= col)
+          return error(path + ":" + std::to_string(i + 1) + ": missing the caption column");
+        out.push_back(trim((*fields)[col]));
+      }
+    } else {
+      for (const auto& l : lines)
+        if (!trim(l).empty()) out.push_back(trim(l));
+    }
+  }
+  out.erase(std::remove(out.begin(), out.end(), std::string()), out.end());
+  if (out.empty()) return error(path + ": no captions");
+  return out;
+} catch (const nlohmann::json::exception& e) {
+  return error(path + ": " + e.what());
+}
+
+Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
+  CC_TRY(std::vector<std::string> lines, read_lines(path));
+  std::vector<AudioCaptions> out;
+  const std::string base = dir_of(path);
+  auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : join_path(base, p); };
+  if (ends_with(path, ".jsonl")) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (trim(lines[i]).empty()) continue;
+      auto j = nlohmann::json::parse(lines[i], nullptr, false);
+      const std::string where = path + ":" + std::to_string(i + 1);
+      if (j.is_discarded() || !j.is_object() || !j.contains("audio") || !j["audio"].is_string())
+        return error(where + ": expected a JSON object with \"audio\" and \"caption\" or \"captions\"");
+      AudioCaptions p{resolve(j["audio"]), {}};
+      if (j.contains("caption") && j["caption"].is_string()) p.captions.push_back(trim(j["caption"]));
+      if (j.contains("captions") && j["captions"].is_array())
+        for (const auto& c : j["captions"])
+          if (c.is_string()) p.captions.push_back(trim(c));
+      if (p.captions.empty()) return error(where + ": no caption");
+      out.push_back(std::move(p));
+    }
+  } else {
+    if (lines.empty()) return error(path + ": empty file (no pairs)");
+    CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
+    const int audio = column(header, {"audio", "audio_path", "path", "file", "file_name"});
+    std::vector<int> captions;
+    for (const char* name : {"caption", "caption_1", "caption_2", "caption_3", "caption_4", "caption_5"})
+      if (int c = column(header, {name}); c >= 0) captions.push_back(c);
+    if (audio < 0 || captions.empty())
+      return error(path + ":1: expected an audio column (audio, path, file, file_name) and caption column(s)");
+    for (size_t i = 1; i < lines.size(); ++i) {
+      if (trim(lines[i]).empty()) continue;
+      const std::string where = path + ":" + std::to_string(i + 1);
+      auto fields = parse_csv_line(lines[i]);
+      if (!fields.ok()) return error(where + ": " + fields.error().message);
+      if (static_cast<int>(fields->size()) <= std::max(audio, *std::max_element(captions.begin(), captions.end())))
+        return error(where + ": fewer columns than the header");
+      AudioCaptions p{resolve(trim((*fields)[audio])), {}};
+      for (int c : captions)
+        if (!trim((*fields)[c]).empty()) p.captions.push_back(trim((*fields)[c]));
+      if (p.captions.empty()) return error(where + ": no caption");
+      out.push_back(std::move(p));
+    }
+  }
+  if (out.empty()) return error(path + ": no audio-caption pairs");
+  return out;
+} catch (const nlohmann::json::exception& e) {
+  return error(path + ": " + e.what());
+}
+
+}  // namespace cc

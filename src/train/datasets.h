@@ -1,0 +1,25 @@
+// Training data files. Captions: plain text (one per line), COCO captions_*.json, JSONL
+// ({"caption"} or {"text"}) or CSV with a caption column. Audio-caption pairs (AudioCaps /
+// Clotho style): CSV or JSONL with an audio path (relative to the file) and one or more
+// captions. Errors name the file and, where it applies, the line.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace cc {
+
+struct AudioCaptions {
+  std::string audio_path;
+  std::vector<std::string> captions;
+};
+
+Result<std::vector<std::string>> read_captions(const std::string& path);
+Result<std::vector<AudioCaptions>> read_pairs(const std::string& path);
+
+// One CSV record per line (RFC 4180 quoting, no newlines inside fields).
+Result<std::vector<std::string>> parse_csv_line(const std::string& line);
+
+}  // namespace cc

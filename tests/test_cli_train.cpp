@@ -1,0 +1,135 @@
+// clipclap train-projection end to end on the fixture checkpoints, with data the test makes:
+// two kinds of sound (steady hums, static) with captions that say which, so a projection
+// learned on some clips can carry over to clips it has not seen. Then bad inputs.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "test_util.h"
+
+namespace cc {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+Run run(const std::string& args) {
+  FILE* p = popen((std::string(CLIPCLAP_BINARY) + " train-projection " + args + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// A scratch folder with hum/static clips, their captions and a captions file.
+class TrainData : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("clipclap_train_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> noise(0, 0.3f);
+    const char* hum[] = {"a low steady hum", "a gentle humming tone", "a pure hum in a quiet room"};
+    const char* hiss[] = {"loud harsh static", "crackling static noise", "a hiss of radio static"};
+    std::ofstream pairs(dir_ / "pairs.csv");
+    pairs << "audio,caption_1,caption_2\n";
+    for (int i = 0; i < 40; ++i) {
+      const bool is_hum = i % 2 == 0;
+      std::vector<float> s(8000);
+      for (size_t k = 0; k < s.size(); ++k)
+        s[k] = is_hum ? 0.5f * std::sin(2 * static_cast<float>(M_PI) * (150 + 10 * i) * k / 8000) : noise(rng);
+      const std::string name = "clip" + std::to_string(i) + ".wav";
+      const auto wav = test::float_wav(s, 8000);
+      std::ofstream(dir_ / name, std::ios::binary).write(reinterpret_cast<const char*>(wav.data()), wav.size());
+      const char** words = is_hum ? hum : hiss;
+      pairs << name << "," << words[i % 3] << "," << words[(i + 1) % 3] << "\n";
+    }
+    std::ofstream captions(dir_ / "captions.txt");
+    const char* subjects[] = {"a dog", "rain", "a car", "an orchestra", "a crowd", "the wind", "a train", "birds"};
+    const char* verbs[] = {"barking", "falling", "passing", "playing", "cheering", "blowing", "arriving", "singing"};
+    for (int i = 0; i < 200; ++i) captions << subjects[i % 8] << " " << verbs[(i / 8) % 8] << " number " << i << "\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string common() const {
+    return "--clip " + test::fixture("models/clip-tiny-a") + " --clap " + test::fixture("models/clap-tiny-a") +
+           " --cache '' --epochs 30 --batch 16 --lr 0.01 --val-fraction 0.25 --seed 1 ";
+  }
+  fs::path dir_;
+};
+
+TEST_F(TrainData, BothModesBeatIdentityOnHeldOutDataAndAreRepeatable) {
+  for (const std::string mode : {"text-bridge", "audio-caption"}) {
+    const std::string out = (dir_ / ("out-" + mode)).string();
+    auto r = run(common() + "--mode " + mode + " --captions " + (dir_ / "captions.txt").string() + " --pairs " +
+                 (dir_ / "pairs.csv").string() + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto meta = read_json(out + "/projection_training_metadata.json");
+    ASSERT_TRUE(meta.ok());
+    const auto& m = meta.value();
+    const auto& trained = m["held_out"];
+    const auto& identity = m["held_out_identity"];
+    std::printf("%s: held-out loss %.4f (identity %.4f), cosine %.4f (%.4f), R@1 text->x %.3f (%.3f), x->text %.3f (%.3f)\n",
+                mode.c_str(), trained["loss"].get<double>(), identity["loss"].get<double>(),
+                trained["mean_cosine"].get<double>(), identity["mean_cosine"].get<double>(),
+                trained["text_to_source"]["R@1"].get<double>(), identity["text_to_source"]["R@1"].get<double>(),
+                trained["source_to_text"]["R@1"].get<double>(), identity["source_to_text"]["R@1"].get<double>());
+    EXPECT_LT(trained["loss"].get<double>(), identity["loss"].get<double>()) << mode;
+    EXPECT_GT(trained["mean_cosine"].get<double>(), identity["mean_cosine"].get<double>()) << mode;
+    EXPECT_GT(trained["text_to_source"]["R@1"].get<double>() + trained["source_to_text"]["R@1"].get<double>(),
+              identity["text_to_source"]["R@1"].get<double>() + identity["source_to_text"]["R@1"].get<double>())
+        << mode;
+    for (const char* key : {"clip_model", "clap_model", "data", "mode", "hyperparameters", "seed", "epochs_run", "chosen",
+                            "final_train_loss", "wall_time_s"})
+      EXPECT_TRUE(m.contains(key)) << key;
+    EXPECT_EQ(m["data"][0]["sha256"].get<std::string>().size(), 64u);
+    // Same seed, same weights, byte for byte.
+    auto again = run(common() + "--mode " + mode + " --captions " + (dir_ / "captions.txt").string() + " --pairs " +
+                     (dir_ / "pairs.csv").string() + " --out " + out + "-again");
+    ASSERT_EQ(again.code, 0);
+    EXPECT_EQ(read_file(out + "/projection.safetensors").value(), read_file(out + "-again/projection.safetensors").value());
+  }
+}
+
+TEST_F(TrainData, BadInputsNameTheFileAndWriteNothing) {
+  const std::string out = (dir_ / "never").string();
+  auto expect_fail = [&](const std::string& args, const std::string& needle, int code = 1) {
+    auto r = run(common() + args + " --out " + out);
+    EXPECT_EQ(r.code, code) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+    EXPECT_FALSE(fs::exists(out + "/projection.safetensors")) << args;
+  };
+  expect_fail("--mode text-bridge --captions /nonexistent/captions.txt", "/nonexistent/captions.txt");
+  std::ofstream(dir_ / "empty.txt").close();
+  expect_fail("--mode text-bridge --captions " + (dir_ / "empty.txt").string(), "empty.txt: no captions");
+  std::ofstream(dir_ / "wrong.csv") << "name,label\nx,y\n";
+  expect_fail("--mode text-bridge --captions " + (dir_ / "wrong.csv").string(), "wrong.csv:1: no caption column");
+  expect_fail("--mode audio-caption --pairs " + (dir_ / "wrong.csv").string(), "wrong.csv:1:");
+  std::ofstream(dir_ / "bad.jsonl") << "{\"caption\": \"fine\"}\nnot json\n";
+  expect_fail("--mode text-bridge --captions " + (dir_ / "bad.jsonl").string(), "bad.jsonl:2:");
+  std::ofstream(dir_ / "notaudio.wav") << "this is not audio";
+  std::ofstream(dir_ / "badpairs.csv") << "audio,caption\nclip0.wav,a hum\nnotaudio.wav,static\n";
+  expect_fail("--mode audio-caption --pairs " + (dir_ / "badpairs.csv").string(), "notaudio.wav");
+  expect_fail("--mode text-bridge --captions " + (dir_ / "captions.txt").string() + " --val-fraction 0", "--val-fraction", 2);
+  expect_fail("--mode text-bridge --captions " + (dir_ / "captions.txt").string() + " --val-fraction 1", "--val-fraction", 2);
+  expect_fail("--mode audio-caption", "--pairs", 2);
+  auto help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  for (const char* flag : {"--clip", "--clap", "--out", "--mode", "--captions", "--pairs", "--epochs", "--batch", "--lr",
+                           "--temperature", "--val-fraction", "--seed", "--threads", "--cache"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+}
+
+}  // namespace
+}  // namespace cc
