@@ -102,6 +102,38 @@ TEST_F(TrainData, BothModesBeatIdentityOnHeldOutDataAndAreRepeatable) {
   }
 }
 
+TEST_F(TrainData, EvalReportsBothSpacesWithEveryCaptionAQuery) {
+  const std::string out = (dir_ / "proj").string();
+  ASSERT_EQ(run(common() + "--mode audio-caption --pairs " + (dir_ / "pairs.csv").string() + " --out " + out).code, 0);
+  std::ofstream labels(dir_ / "labels.csv");
+  labels << "filename,category\n";
+  for (int i = 0; i < 40; ++i) labels << "clip" << i << ".wav," << (i % 2 == 0 ? "hum" : "static") << "\n";
+  labels.close();
+  FILE* p = popen((std::string(CLIPCLAP_BINARY) + " eval --clip " + test::fixture("models/clip-tiny-a") + " --clap " +
+                   test::fixture("models/clap-tiny-a") + " --projection " + out + " --pairs " +
+                   (dir_ / "pairs.csv").string() + " --labels " + (dir_ / "labels.csv").string() + " --json 2>&1")
+                      .c_str(),
+                  "r");
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  ASSERT_EQ(WEXITSTATUS(pclose(p)), 0) << text;
+  const auto j = nlohmann::json::parse(text);
+  for (const char* space : {"shared", "clap_native"}) {
+    EXPECT_EQ(j["retrieval"][space]["text_to_audio"]["queries"], 80);  // 40 clips x 2 captions, every caption a query
+    EXPECT_EQ(j["retrieval"][space]["audio_to_text"]["queries"], 40);
+    for (const char* dir : {"text_to_audio", "audio_to_text"}) {
+      const auto& m = j["retrieval"][space][dir];
+      EXPECT_LE(m["R@1"].get<double>(), m["R@5"].get<double>());
+      EXPECT_LE(m["R@5"].get<double>(), m["R@10"].get<double>());
+    }
+  }
+  EXPECT_EQ(j["zero_shot"]["classes"], 2);
+  EXPECT_EQ(j["zero_shot"]["items"], 40);
+  EXPECT_EQ(j["zero_shot"]["prompt"], "This is a sound of {label}.");
+}
+
 TEST_F(TrainData, BadInputsNameTheFileAndWriteNothing) {
   const std::string out = (dir_ / "never").string();
   auto expect_fail = [&](const std::string& args, const std::string& needle, int code = 1) {

@@ -6,5 +6,6 @@ namespace cc {
 int cmd_embed(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
 
 }  // namespace cc

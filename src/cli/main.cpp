@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  embed    embed texts and images with a model directory, one JSON line per input\n"
     "  train-projection  train the CLAP -> CLIP projection (text bridge and/or audio-caption pairs)\n"
+    "  eval     retrieval and zero-shot metrics in the shared space and in CLAP's own\n"
     "  bench    time this engine's towers on a model (scripts/bench.py compares with ONNX Runtime and PyTorch)\n"
     "  help     show this text\n"
     "\n"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   if (command == "embed") return cc::cmd_embed(argc - 2, argv + 2);
   if (command == "bench") return cc::cmd_bench(argc - 2, argv + 2);
   if (command == "train-projection") return cc::cmd_train(argc - 2, argv + 2);
+  if (command == "eval") return cc::cmd_eval(argc - 2, argv + 2);
   std::fprintf(stderr, "clipclap: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

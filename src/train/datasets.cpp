@@ -175,4 +175,25 @@ Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
   return error(path + ": " + e.what());
 }
 
+Result<std::vector<LabelledAudio>> read_labels(const std::string& path) {
+  CC_TRY(std::vector<std::string> lines, read_lines(path));
+  if (lines.empty()) return error(path + ": empty file (no labelled audio)");
+  CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
+  const int audio = column(header, {"audio", "audio_path", "path", "file", "filename", "file_name"});
+  const int label = column(header, {"category", "label", "class"});
+  if (audio < 0 || label < 0) return error(path + ":1: expected an audio column and a label column (category, label, class)");
+  std::vector<LabelledAudio> out;
+  const std::string base = dir_of(path);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (trim(lines[i]).empty()) continue;
+    auto fields = parse_csv_line(lines[i]);
+    if (!fields.ok() || static_cast<int>(fields->size()) <= std::max(audio, label))
+      return error(path + ":" + std::to_string(i + 1) + ": malformed row");
+    const std::string p = trim((*fields)[audio]);
+    out.push_back({!p.empty() && p[0] == '/' ? p : join_path(base, p), trim((*fields)[label])});
+  }
+  if (out.empty()) return error(path + ": no labelled audio");
+  return out;
+}
+
 }  // namespace cc

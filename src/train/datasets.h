@@ -17,6 +17,13 @@ struct AudioCaptions {
 };
 
 Result<std::vector<std::string>> read_captions(const std::string& path);
+
+// Zero-shot labels (ESC-50 style): CSV with an audio column and a label column
+// ("category", "label" or "class"); audio paths relative to the file.
+struct LabelledAudio {
+  std::string audio_path, label;
+};
+Result<std::vector<LabelledAudio>> read_labels(const std::string& path);
 Result<std::vector<AudioCaptions>> read_pairs(const std::string& path);
 
 // One CSV record per line (RFC 4180 quoting, no newlines inside fields).
