@@ -10,6 +10,7 @@ packages=(
   libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
+  libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
   libgtest-dev                                     # tests
 )
 

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite: the release build's tests, then the same tests under ASan+UBSan.
-# The C++ tests read committed fixtures only: no Python and no network are needed.
+# The whole test suite: the release build's tests, the Python check of the ONNX export against
+# the engine (onnxruntime, in the pinned virtual environment), then the C++ tests again under
+# ASan+UBSan. The C++ tests read committed fixtures only; nothing is downloaded but the
+# pinned PyPI packages, once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
-for preset in release asan; do
+run_ctest() {
+  local preset=$1
   echo "== $preset: build"
   cmake --preset "$preset" > /dev/null
   cmake --build --preset "$preset" -j "$(nproc)"
   echo "== $preset: tests"
   ctest --preset "$preset" --no-tests=error -j "$(nproc)"
-done
+}
+run_ctest release
+echo "== python: audio_projection.onnx against the engine"
+venv=$(scripts/setup-venv.sh)
+"$venv/bin/python" tests/python/test_onnx_export.py --binary build/release/clipclap
+run_ctest asan

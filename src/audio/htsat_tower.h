@@ -47,6 +47,9 @@ class HtsatTower {
   Result<Embeddings> embed(const float* features, int count, int frames) const;
 
   const HtsatConfig& config() const { return c_; }
+  // CLAP's audio_projection (Linear, ReLU, Linear), for exporting it.
+  const Linear& projection1() const { return projection1_; }
+  const Linear& projection2() const { return projection2_; }
 
  private:
   struct Block {

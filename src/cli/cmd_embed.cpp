@@ -9,11 +9,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/file.h"
+#include "core/kernels.h"
 #include "core/threads.h"
 #include "audio/decode_audio.h"
 #include "model/clap_model.h"
 #include "model/clip_model.h"
 #include "model/model_kind.h"
+#include "train/projection.h"
 #include "vision/decode_image.h"
 
 namespace cc {
@@ -28,6 +30,7 @@ const std::vector<Flag> kFlags = {
     {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, center, or fusion (fused checkpoints: whole clip shrunk + front/middle/back chunks at fixed positions)", "windows"},
     {"window-hop", "SECONDS", "hop between windows in --long-audio windows", "10"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
+    {"projection", "DIR", "a trained projection (train-projection --out): audio vectors are mapped into CLIP's space and renormalised"},
     {"batch", "N", "inputs of one modality per forward pass", "8"},
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
@@ -121,6 +124,15 @@ int cmd_embed(int argc, char** argv) {
     clap = std::move(loaded).value();
     if (auto st = clap->check(audio_opts); !st.ok()) return fail(st.error().message, 1);  // before decoding anything
   }
+  Projection projection;
+  const bool project = args->has("projection");
+  if (project) {
+    if (!clap) return fail("--projection applies to audio, which needs a CLAP checkpoint", 2);
+    auto p = load_projection(args->get("projection"));
+    if (!p.ok()) return fail(p.error().message, 1);
+    if (p->in != clap->dim()) return fail("--projection takes " + std::to_string(p->in) + "-d vectors; " + dir + " gives " + std::to_string(clap->dim()), 1);
+    projection = std::move(p).value();
+  }
 
   // Read and check every input first.
   int failures = 0;
@@ -169,6 +181,13 @@ int cmd_embed(int argc, char** argv) {
         std::vector<Audio> clips;
         for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
         e = clap->embed_audio(clips, audio_opts);
+        if (e.ok() && project) {  // into CLIP's space: W·v + b, then L2
+          std::vector<double> v(e->values.begin(), e->values.end()), y;
+          projection.apply(v, e->count, y);
+          e->dim = projection.out;
+          e->values.assign(y.begin(), y.end());
+          l2_normalize_rows(e->values.data(), e->count, e->dim);
+        }
       }
       if (!e.ok()) return fail(e.error().message, 1);
       for (size_t k = start; k < end; ++k)

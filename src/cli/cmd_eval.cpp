@@ -36,21 +36,6 @@ const std::vector<Flag> kFlags = {
     {"help", "", "show this text"},
 };
 
-Result<Projection> load_projection(const std::string& dir) {
-  CC_TRY(SafeTensors st, SafeTensors::open(join_path(dir, "projection.safetensors")));
-  CC_TRY(Tensor w, st.get("weight"));
-  if (w.shape.size() != 2) return error(st.path() + ": 'weight' must be 2-D");
-  Projection p = Projection::identity(static_cast<int>(w.shape[1]), st.contains("bias"));
-  p.out = static_cast<int>(w.shape[0]);
-  p.w.assign(w.data, w.data + w.numel());
-  p.b.assign(p.out, 0.0);
-  if (p.bias) {
-    CC_TRY(Tensor b, st.get("bias", {p.out}));
-    p.b.assign(b.data, b.data + p.out);
-  }
-  return p;
-}
-
 std::vector<double> rows_of(const Embeddings& e) { return std::vector<double>(e.values.begin(), e.values.end()); }
 
 nlohmann::json metrics(const RetrievalMetrics& m) {

@@ -20,6 +20,7 @@
 #include "model/clap_text_model.h"
 #include "model/clip_model.h"
 #include "train/datasets.h"
+#include "train/onnx_export.h"
 #include "train/trainer.h"
 #include "train/vector_cache.h"
 
@@ -30,7 +31,7 @@ namespace {
 const std::vector<Flag> kFlags = {
     {"clip", "DIR", "CLIP checkpoint (its text tower gives the targets)"},
     {"clap", "DIR", "CLAP checkpoint (its audio tower, and its text tower for the text bridge)"},
-    {"out", "DIR", "where to write projection.safetensors and projection_training_metadata.json"},
+    {"out", "DIR", "where to write projection.safetensors, audio_projection.onnx and projection_training_metadata.json"},
     {"mode", "MODE", "text-bridge (CLAP text -> CLIP text, cosine loss), audio-caption (CLAP audio -> CLIP text, symmetric InfoNCE) or both; default: what the data allows"},
     {"captions", "FILE", "captions for the text bridge: .txt (one per line), COCO .json, .jsonl, or .csv with a caption column", "", true},
     {"pairs", "FILE", "audio-caption pairs: .csv or .jsonl with an audio path (relative to the file) and caption(s)"},
@@ -255,6 +256,13 @@ int cmd_train(int argc, char** argv) {
   };
   if (auto st = write_safetensors(join_path(out, "projection.safetensors"), tensors, {{"format", "pt"}}); !st.ok())
     return fail(st.error().message, 1);
+  auto clap_audio = ClapModel::load(args->get("clap"));  // its audio_projection goes into the ONNX file
+  if (!clap_audio.ok()) return fail(clap_audio.error().message, 1);
+  const HtsatTower& tower = clap_audio.value()->tower();
+  if (auto st = write_audio_projection_onnx(join_path(out, "audio_projection.onnx"), tower.projection1(),
+                                            tower.projection2(), r.projection);
+      !st.ok())
+    return fail(st.error().message, 1);
   const std::string m = meta.dump(2) + "\n";
   if (auto st = write_file_atomic(join_path(out, "projection_training_metadata.json"), m.data(), m.size()); !st.ok())
     return fail(st.error().message, 1);
@@ -265,7 +273,7 @@ int cmd_train(int argc, char** argv) {
   std::printf("%-10s %10s %10s %12s %12s\n", "held out", "loss", "cosine", "R@1 text->x", "R@1 x->text");
   for (const auto& [name, e] : {std::pair{"trained", r.validation}, std::pair{"identity", r.identity}})
     std::printf("%-10s %10.4f %10.4f %12.3f %12.3f\n", name, e.loss, e.cosine, e.from_text.r1, e.to_text.r1);
-  std::printf("wrote %s/projection.safetensors and projection_training_metadata.json\n", out.c_str());
+  std::printf("wrote %s/projection.safetensors, audio_projection.onnx and projection_training_metadata.json\n", out.c_str());
   return 0;
 }
 

@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "core/result.h"
 
 namespace cc {
 
@@ -19,5 +22,8 @@ struct Projection {
   // y[n, out] = x[n, in] · Wᵀ + b
   void apply(const std::vector<double>& x, int64_t n, std::vector<double>& y) const;
 };
+
+// Reads DIR/projection.safetensors as train-projection writes it ("weight" [out, in], "bias").
+Result<Projection> load_projection(const std::string& dir);
 
 }  // namespace cc
