@@ -8,6 +8,7 @@ The C++ tests read only what this writes; they never need Python. Re-running it 
 files: every random draw is seeded.
 """
 import argparse
+import csv
 import gzip
 import importlib.metadata
 import io
@@ -471,6 +472,27 @@ def make_clap(name: str, spec: dict, audio_dir: Path, audio_names: list, tokeniz
     (OUT / "reference" / f"{name}.json").write_text(json.dumps(ref) + "\n")
 
 
+def make_training_inputs(out: Path, audio_names: list) -> None:
+    """Small inputs for the README's train-projection / eval example over the fixture clips."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(3)
+    subjects = ["a dog", "rain", "a car", "an orchestra", "a crowd", "the wind", "a train", "birds", "a baby", "thunder"]
+    verbs = ["barking", "falling", "passing by", "playing", "cheering", "blowing", "arriving", "singing", "crying"]
+    places = ["in the street", "on a tin roof", "at night", "in a park", "in a hall", "far away", "near the sea"]
+    captions = sorted({f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(places)}" for _ in range(1000)})[:200]
+    (out / "captions.txt").write_text("\n".join(captions) + "\n")
+    with open(out / "pairs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["audio", "caption_1", "caption_2", "caption_3"])
+        for name in audio_names:
+            w.writerow([f"../audio/{name}"] + rng.sample(captions, 3))
+    with open(out / "labels.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "category"])
+        for name in audio_names:
+            w.writerow([f"../audio/{name}", "tone" if "tone" in name or "chirp" in name else "other"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.parse_args()
@@ -540,6 +562,7 @@ def main():
     for name, spec in CLAP_MODELS.items():
         make_clap(name, spec, audio_dir, audio_names, clap_tokenizer_dir, clap_tokenizer)
         print(f"model: {name}")
+    make_training_inputs(OUT / "train", audio_names)
 
 
 if __name__ == "__main__":

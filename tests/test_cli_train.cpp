@@ -134,6 +134,21 @@ TEST_F(TrainData, EvalReportsBothSpacesWithEveryCaptionAQuery) {
   EXPECT_EQ(j["zero_shot"]["prompt"], "This is a sound of {label}.");
 }
 
+TEST_F(TrainData, SecondRunReadsTheVectorCache) {
+  const std::string cache = (dir_ / "cache").string();
+  std::string args = common() + "--mode both --captions " + (dir_ / "captions.txt").string() + " --pairs " +
+                     (dir_ / "pairs.csv").string() + " --cache " + cache + " --out ";
+  args.replace(args.find("--cache ''"), 10, "");
+  ASSERT_EQ(run(args + (dir_ / "first").string()).code, 0);
+  size_t entries = 0;
+  for (const auto& e : fs::recursive_directory_iterator(cache)) entries += e.is_regular_file();
+  // CLAP and CLIP text of 200 captions, 40 clips, and the 6 distinct pair captions (keys dedupe).
+  EXPECT_EQ(entries, 200u + 200u + 40u + 6u);
+  ASSERT_EQ(run(args + (dir_ / "second").string()).code, 0);
+  EXPECT_EQ(read_file((dir_ / "first/projection.safetensors").string()).value(),
+            read_file((dir_ / "second/projection.safetensors").string()).value());
+}
+
 TEST_F(TrainData, BadInputsNameTheFileAndWriteNothing) {
   const std::string out = (dir_ / "never").string();
   auto expect_fail = [&](const std::string& args, const std::string& needle, int code = 1) {
