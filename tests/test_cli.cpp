@@ -9,21 +9,7 @@
 namespace cc {
 namespace {
 
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run(const std::string& args, bool merge_stderr = false) {
-  const std::string cmd = std::string(CLIPCLAP_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+test::Run run(const std::string& args, bool merge_stderr = false) { return test::run_clipclap(args, merge_stderr); }
 
 const std::string kModel = "embed --model " + test::fixture("models/clip-tiny-a");
 

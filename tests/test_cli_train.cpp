@@ -16,20 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  FILE* p = popen((std::string(CLIPCLAP_BINARY) + " train-projection " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+test::Run run(const std::string& args) { return test::run_clipclap("train-projection " + args, true); }
 
 // A scratch folder with hum/static clips, their captions and a captions file.
 class TrainData : public ::testing::Test {
@@ -109,16 +96,13 @@ TEST_F(TrainData, EvalReportsBothSpacesWithEveryCaptionAQuery) {
   labels << "filename,category\n";
   for (int i = 0; i < 40; ++i) labels << "clip" << i << ".wav," << (i % 2 == 0 ? "hum" : "static") << "\n";
   labels.close();
-  FILE* p = popen((std::string(CLIPCLAP_BINARY) + " eval --clip " + test::fixture("models/clip-tiny-a") + " --clap " +
-                   test::fixture("models/clap-tiny-a") + " --projection " + out + " --pairs " +
-                   (dir_ / "pairs.csv").string() + " --labels " + (dir_ / "labels.csv").string() + " --json 2>&1")
-                      .c_str(),
-                  "r");
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  ASSERT_EQ(WEXITSTATUS(pclose(p)), 0) << text;
+  const auto r = test::run_clipclap("eval --clip " + test::fixture("models/clip-tiny-a") + " --clap " +
+                                         test::fixture("models/clap-tiny-a") + " --projection " + out + " --pairs " +
+                                         (dir_ / "pairs.csv").string() + " --labels " + (dir_ / "labels.csv").string() +
+                                         " --json",
+                                     false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string& text = r.out;
   const auto j = nlohmann::json::parse(text);
   for (const char* space : {"shared", "clap_native"}) {
     EXPECT_EQ(j["retrieval"][space]["text_to_audio"]["queries"], 80);  // 40 clips x 2 captions, every caption a query

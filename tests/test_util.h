@@ -1,7 +1,10 @@
 // Shared by the tests: fixture paths and vector comparisons.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -56,6 +59,23 @@ inline std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_
   const auto* p = reinterpret_cast<const uint8_t*>(samples.data());
   b.insert(b.end(), p, p + data_bytes);
   return b;
+}
+
+// Runs the clipclap binary with `args` (stderr merged into the output when asked).
+struct Run {
+  int code;
+  std::string out;
+};
+
+inline Run run_clipclap(const std::string& args, bool merge_stderr) {
+  const std::string cmd = std::string(CLIPCLAP_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 // The parity bar for every embedding we produce against transformers.

@@ -156,8 +156,7 @@ Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
     t.stages_.push_back(std::move(s));
   }
   CC_TRY(t.final_norm_, load_layer_norm(w, e + "norm", c.num_features(), c.eps));
-  CC_TRY(t.projection1_, load_linear(w, "audio_projection.linear1", c.hidden_size, c.projection_dim, true));
-  CC_TRY(t.projection2_, load_linear(w, "audio_projection.linear2", c.projection_dim, c.projection_dim, true));
+  CC_TRY(t.projection_, load_projection_head(w, "audio_projection", c.hidden_size, c.projection_dim, c.projection_act));
   return t;
 }
 
@@ -378,12 +377,8 @@ Result<Embeddings> HtsatTower::embed_clips(const float* features, int n, int fra
     for (int ch = 0; ch < F; ++ch) pooled[static_cast<size_t>(b) * F + ch] = static_cast<float>(sum[ch] / per_clip);
   }
 
-  std::vector<float> hidden(static_cast<size_t>(n) * c_.projection_dim);
-  linear(projection1_, pooled.data(), n, hidden.data());
-  activate(c_.projection_act, hidden.data(), static_cast<int64_t>(hidden.size()));
   out.values.resize(static_cast<size_t>(n) * out.dim);
-  linear(projection2_, hidden.data(), n, out.values.data());
-  l2_normalize_rows(out.values.data(), n, out.dim);
+  projection_head(projection_, pooled.data(), n, out.values.data());
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "core/embeddings.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
+#include "core/projection_head.h"
 
 namespace cc {
 
@@ -47,9 +48,8 @@ class HtsatTower {
   Result<Embeddings> embed(const float* features, int count, int frames) const;
 
   const HtsatConfig& config() const { return c_; }
-  // CLAP's audio_projection (Linear, ReLU, Linear), for exporting it.
-  const Linear& projection1() const { return projection1_; }
-  const Linear& projection2() const { return projection2_; }
+  // CLAP's audio_projection, for exporting it.
+  const ProjectionHead& projection() const { return projection_; }
 
  private:
   struct Block {
@@ -86,7 +86,7 @@ class HtsatTower {
   LayerNorm patch_norm_;
   std::vector<Stage> stages_;
   LayerNorm final_norm_;
-  Linear projection1_, projection2_;
+  ProjectionHead projection_;
 };
 
 }  // namespace cc

@@ -258,9 +258,8 @@ int cmd_train(int argc, char** argv) {
     return fail(st.error().message, 1);
   auto clap_audio = ClapModel::load(args->get("clap"));  // its audio_projection goes into the ONNX file
   if (!clap_audio.ok()) return fail(clap_audio.error().message, 1);
-  const HtsatTower& tower = clap_audio.value()->tower();
-  if (auto st = write_audio_projection_onnx(join_path(out, "audio_projection.onnx"), tower.projection1(),
-                                            tower.projection2(), r.projection);
+  if (auto st = write_audio_projection_onnx(join_path(out, "audio_projection.onnx"),
+                                            clap_audio.value()->tower().projection(), r.projection);
       !st.ok())
     return fail(st.error().message, 1);
   const std::string m = meta.dump(2) + "\n";

@@ -58,8 +58,7 @@ Result<ClapTextTower> ClapTextTower::load(SafeTensors& w, const ClapTextConfig& 
     t.layers_.push_back(l);
   }
   CC_TRY(t.pooler_, load_linear(w, "text_model.pooler.dense", d, d, true));
-  CC_TRY(t.projection1_, load_linear(w, "text_projection.linear1", d, c.projection_dim, true));
-  CC_TRY(t.projection2_, load_linear(w, "text_projection.linear2", c.projection_dim, c.projection_dim, true));
+  CC_TRY(t.projection_, load_projection_head(w, "text_projection", d, c.projection_dim, c.projection_act));
   return t;
 }
 
@@ -126,13 +125,8 @@ Result<Embeddings> ClapTextTower::embed(const std::vector<std::vector<int32_t>>&
     std::memcpy(first.data() + static_cast<size_t>(b) * d, x.data() + static_cast<int64_t>(b) * seq * d, d * sizeof(float));
   linear(pooler_, first.data(), n, pooled.data());
   for (float& p : pooled) p = std::tanh(p);
-  std::vector<float> hidden(static_cast<size_t>(n) * c_.projection_dim);
-  linear(projection1_, pooled.data(), n, hidden.data());
-
-  activate(c_.projection_act, hidden.data(), static_cast<int64_t>(hidden.size()));
   out.values.resize(static_cast<size_t>(n) * out.dim);
-  linear(projection2_, hidden.data(), n, out.values.data());
-  l2_normalize_rows(out.values.data(), n, out.dim);
+  projection_head(projection_, pooled.data(), n, out.values.data());
   return out;
 }
 

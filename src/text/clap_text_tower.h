@@ -12,6 +12,7 @@
 #include "core/embeddings.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
+#include "core/projection_head.h"
 
 namespace cc {
 
@@ -48,7 +49,8 @@ class ClapTextTower {
   Tensor word_, position_, token_type_;
   LayerNorm embedding_norm_;
   std::vector<Layer> layers_;
-  Linear pooler_, projection1_, projection2_;
+  Linear pooler_;
+  ProjectionHead projection_;
 };
 
 }  // namespace cc

@@ -47,7 +47,9 @@ void add_io(ox::ValueInfoProto* v, const std::string& name, int64_t dim) {
 
 }  // namespace
 
-Status write_audio_projection_onnx(const std::string& path, const Linear& l1, const Linear& l2, const Projection& p) {
+Status write_audio_projection_onnx(const std::string& path, const ProjectionHead& head, const Projection& p) {
+  const Linear &l1 = head.linear1, &l2 = head.linear2;
+  if (head.act != Activation::kRelu) return error("only a ReLU projection head can be exported");
   if (l1.out != l2.in || l2.out != p.in)
     return error("audio projection shapes do not chain: " + std::to_string(l1.in) + "->" + std::to_string(l1.out) + ", " +
                  std::to_string(l2.in) + "->" + std::to_string(l2.out) + ", " + std::to_string(p.in) + "->" +

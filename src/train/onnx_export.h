@@ -5,13 +5,12 @@
 
 #include <string>
 
-#include "core/gemm.h"
+#include "core/projection_head.h"
 #include "core/result.h"
 #include "train/projection.h"
 
 namespace cc {
 
-Status write_audio_projection_onnx(const std::string& path, const Linear& clap_linear1, const Linear& clap_linear2,
-                                   const Projection& trained);
+Status write_audio_projection_onnx(const std::string& path, const ProjectionHead& clap_head, const Projection& trained);
 
 }  // namespace cc
