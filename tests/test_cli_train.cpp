@@ -96,10 +96,21 @@ TEST_F(TrainData, EvalReportsBothSpacesWithEveryCaptionAQuery) {
   labels << "filename,category\n";
   for (int i = 0; i < 40; ++i) labels << "clip" << i << ".wav," << (i % 2 == 0 ? "hum" : "static") << "\n";
   labels.close();
+  std::ofstream images(dir_ / "images.csv"), audio_images(dir_ / "audio_images.csv");
+  images << "image,caption_1,caption_2\n";
+  audio_images << "audio,image\n";
+  const char* pictures[] = {"photo_420.jpg", "rgba.png", "anim.gif", "still.webp", "rgb24.bmp"};
+  for (int i = 0; i < 5; ++i) {
+    images << test::fixture(std::string("images/") + pictures[i]) << ",picture " << i << ",a photo of thing " << i << "\n";
+    audio_images << "clip" << i << ".wav," << test::fixture(std::string("images/") + pictures[i]) << "\n";
+  }
+  images.close();
+  audio_images.close();
   const auto r = test::run_clipclap("eval --clip " + test::fixture("models/clip-tiny-a") + " --clap " +
                                          test::fixture("models/clap-tiny-a") + " --projection " + out + " --pairs " +
                                          (dir_ / "pairs.csv").string() + " --labels " + (dir_ / "labels.csv").string() +
-                                         " --json",
+                                         " --image-pairs " + (dir_ / "images.csv").string() + " --audio-image-pairs " +
+                                         (dir_ / "audio_images.csv").string() + " --json",
                                      false);
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string& text = r.out;
@@ -113,6 +124,9 @@ TEST_F(TrainData, EvalReportsBothSpacesWithEveryCaptionAQuery) {
       EXPECT_LE(m["R@5"].get<double>(), m["R@10"].get<double>());
     }
   }
+  EXPECT_EQ(j["image_retrieval"]["text_to_image"]["queries"], 10);
+  EXPECT_EQ(j["image_retrieval"]["image_to_text"]["queries"], 5);
+  EXPECT_EQ(j["audio_to_image"]["queries"], 5);
   EXPECT_EQ(j["zero_shot"]["classes"], 2);
   EXPECT_EQ(j["zero_shot"]["items"], 40);
   EXPECT_EQ(j["zero_shot"]["prompt"], "This is a sound of {label}.");

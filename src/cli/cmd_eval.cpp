@@ -19,6 +19,7 @@
 #include "model/clip_model.h"
 #include "train/datasets.h"
 #include "train/projection.h"
+#include "vision/decode_image.h"
 
 namespace cc {
 
@@ -30,6 +31,8 @@ const std::vector<Flag> kFlags = {
     {"projection", "DIR", "directory with projection.safetensors from train-projection"},
     {"pairs", "FILE", "audio-caption pairs (.csv/.jsonl): text->audio and audio->text retrieval, every caption a query"},
     {"labels", "FILE", "labelled audio (.csv with audio and category/label columns): zero-shot classification"},
+    {"image-pairs", "FILE", "image-caption pairs (.csv/.jsonl with an image column): text->image and image->text retrieval (CLIP)"},
+    {"audio-image-pairs", "FILE", "audio-image pairs (.csv with audio and image columns): audio->image retrieval in the shared space"},
     {"prompt", "TEMPLATE", "zero-shot prompt, {label} replaced", "This is a sound of {label}."},
     {"threads", "N", "threads (0 = all cores)", "0"},
     {"json", "", "print JSON instead of a table"},
@@ -60,7 +63,8 @@ int cmd_eval(int argc, char** argv) {
   }
   for (const char* required : {"clip", "clap", "projection"})
     if (!args->has(required)) return fail(std::string("--") + required + " is required", 2);
-  if (!args->has("pairs") && !args->has("labels")) return fail("give --pairs FILE and/or --labels FILE", 2);
+  if (!args->has("pairs") && !args->has("labels") && !args->has("image-pairs") && !args->has("audio-image-pairs"))
+    return fail("give --pairs, --labels, --image-pairs and/or --audio-image-pairs", 2);
   auto threads = args->get_int("threads", 0, 0, 1024);
   if (!threads.ok()) return fail(threads.error().message, 2);
   set_num_threads(threads.value());
@@ -151,6 +155,52 @@ int cmd_eval(int argc, char** argv) {
                            {"shared_accuracy", zero_shot_accuracy(shared, rows_of(clip_p.value()), projection->out, truth)},
                            {"clap_native_accuracy", zero_shot_accuracy(native, rows_of(clap_p.value()), projection->in, truth)}};
   }
+  auto embed_images = [&](const std::vector<std::string>& paths) -> Result<std::vector<double>> {
+    std::vector<Image> images;
+    for (const auto& p : paths) {
+      CC_TRY(Image img, decode_image_file(p));
+      images.push_back(std::move(img));
+    }
+    CC_TRY(Embeddings e, clip.value()->embed_images(images));
+    return rows_of(e);
+  };
+  if (args->has("image-pairs")) {
+    auto pairs = read_image_pairs(args->get("image-pairs"));
+    if (!pairs.ok()) return fail(pairs.error().message, 1);
+    std::vector<std::string> paths, texts;
+    std::vector<std::vector<int>> text_to_image, image_to_text(pairs->size());
+    for (size_t i = 0; i < pairs->size(); ++i) {
+      paths.push_back((*pairs)[i].audio_path);
+      for (const auto& c : (*pairs)[i].captions) {
+        image_to_text[i].push_back(static_cast<int>(texts.size()));
+        text_to_image.push_back({static_cast<int>(i)});
+        texts.push_back(c);
+      }
+    }
+    auto images = embed_images(paths);
+    if (!images.ok()) return fail(images.error().message, 1);
+    auto t = clip.value()->embed_texts(texts);
+    if (!t.ok()) return fail(t.error().message, 1);
+    const int d = clip.value()->dim();
+    report["image_retrieval"] = {{"text_to_image", metrics(retrieval(rows_of(t.value()), images.value(), d, text_to_image))},
+                                 {"image_to_text", metrics(retrieval(images.value(), rows_of(t.value()), d, image_to_text))}};
+  }
+  if (args->has("audio-image-pairs")) {
+    auto pairs = read_audio_image_pairs(args->get("audio-image-pairs"));
+    if (!pairs.ok()) return fail(pairs.error().message, 1);
+    std::vector<std::string> audio_paths, image_paths;
+    std::vector<std::vector<int>> relevant;
+    for (size_t i = 0; i < pairs->size(); ++i) {
+      audio_paths.push_back((*pairs)[i].audio_path);
+      image_paths.push_back((*pairs)[i].image_path);
+      relevant.push_back({static_cast<int>(i)});
+    }
+    std::vector<double> native, shared;
+    if (auto st = embed_audio(audio_paths, native, shared); !st.ok()) return fail(st.error().message, 1);
+    auto images = embed_images(image_paths);
+    if (!images.ok()) return fail(images.error().message, 1);
+    report["audio_to_image"] = metrics(retrieval(shared, images.value(), projection->out, relevant));
+  }
   if (args->has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
@@ -163,6 +213,18 @@ int cmd_eval(int argc, char** argv) {
         std::printf("%-12s %-14s %7d %7.3f %7.3f %7.3f %8.3f\n", space, dir, m["queries"].get<int>(), m["R@1"].get<double>(),
                     m["R@5"].get<double>(), m["R@10"].get<double>(), m["mAP@10"].get<double>());
       }
+  }
+  for (const char* key : {"image_retrieval"})
+    if (report.contains(key))
+      for (const char* dir : {"text_to_image", "image_to_text"}) {
+        const auto& m = report[key][dir];
+        std::printf("%-12s %-14s %7d %7.3f %7.3f %7.3f %8.3f\n", "clip", dir, m["queries"].get<int>(), m["R@1"].get<double>(),
+                    m["R@5"].get<double>(), m["R@10"].get<double>(), m["mAP@10"].get<double>());
+      }
+  if (report.contains("audio_to_image")) {
+    const auto& m = report["audio_to_image"];
+    std::printf("%-12s %-14s %7d %7.3f %7.3f %7.3f %8.3f\n", "shared", "audio_to_image", m["queries"].get<int>(),
+                m["R@1"].get<double>(), m["R@5"].get<double>(), m["R@10"].get<double>(), m["mAP@10"].get<double>());
   }
   if (report.contains("zero_shot")) {
     const auto& z = report["zero_shot"];

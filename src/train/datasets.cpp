@@ -126,7 +126,26 @@ Result<std::vector<std::string>> read_captions(const std::string& path) try {
   return error(path + ": " + e.what());
 }
 
-Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
+namespace {
+
+// Media + caption(s) rows: `media_key` names the JSONL field, `media_columns` the CSV columns.
+Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, const std::string& media_key,
+                                                       std::initializer_list<const char*> media_columns);
+
+}  // namespace
+
+Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) {
+  return read_media_captions(path, "audio", {"audio", "audio_path", "path", "file", "file_name"});
+}
+
+Result<std::vector<AudioCaptions>> read_image_pairs(const std::string& path) {
+  return read_media_captions(path, "image", {"image", "image_path", "file_name", "path", "file"});
+}
+
+namespace {
+
+Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, const std::string& media_key,
+                                                       std::initializer_list<const char*> media_columns) try {
   CC_TRY(std::vector<std::string> lines, read_lines(path));
   std::vector<AudioCaptions> out;
   const std::string base = dir_of(path);
@@ -136,9 +155,9 @@ Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
       if (trim(lines[i]).empty()) continue;
       auto j = nlohmann::json::parse(lines[i], nullptr, false);
       const std::string where = path + ":" + std::to_string(i + 1);
-      if (j.is_discarded() || !j.is_object() || !j.contains("audio") || !j["audio"].is_string())
-        return error(where + ": expected a JSON object with \"audio\" and \"caption\" or \"captions\"");
-      AudioCaptions p{resolve(j["audio"]), {}};
+      if (j.is_discarded() || !j.is_object() || !j.contains(media_key) || !j[media_key].is_string())
+        return error(where + ": expected a JSON object with \"" + media_key + "\" and \"caption\" or \"captions\"");
+      AudioCaptions p{resolve(j[media_key]), {}};
       if (j.contains("caption") && j["caption"].is_string()) p.captions.push_back(trim(j["caption"]));
       if (j.contains("captions") && j["captions"].is_array())
         for (const auto& c : j["captions"])
@@ -149,12 +168,13 @@ Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
   } else {
     if (lines.empty()) return error(path + ": empty file (no pairs)");
     CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
-    const int audio = column(header, {"audio", "audio_path", "path", "file", "file_name"});
+    const int audio = column(header, media_columns);
     std::vector<int> captions;
     for (const char* name : {"caption", "caption_1", "caption_2", "caption_3", "caption_4", "caption_5"})
       if (int c = column(header, {name}); c >= 0) captions.push_back(c);
     if (audio < 0 || captions.empty())
-      return error(path + ":1: expected an audio column (audio, path, file, file_name) and caption column(s)");
+      return error(path + ":1: expected " + (media_key == "audio" ? "an audio" : "an image") +
+                   " column and caption column(s)");
     for (size_t i = 1; i < lines.size(); ++i) {
       if (trim(lines[i]).empty()) continue;
       const std::string where = path + ":" + std::to_string(i + 1);
@@ -169,10 +189,32 @@ Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) try {
       out.push_back(std::move(p));
     }
   }
-  if (out.empty()) return error(path + ": no audio-caption pairs");
+  if (out.empty()) return error(path + ": no " + media_key + "-caption pairs");
   return out;
 } catch (const nlohmann::json::exception& e) {
   return error(path + ": " + e.what());
+}
+
+}  // namespace
+
+Result<std::vector<AudioImage>> read_audio_image_pairs(const std::string& path) {
+  CC_TRY(std::vector<std::string> lines, read_lines(path));
+  if (lines.empty()) return error(path + ": empty file (no audio-image pairs)");
+  CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
+  const int audio = column(header, {"audio", "audio_path"}), image = column(header, {"image", "image_path"});
+  if (audio < 0 || image < 0) return error(path + ":1: expected an audio column and an image column");
+  const std::string base = dir_of(path);
+  auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : join_path(base, p); };
+  std::vector<AudioImage> out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (trim(lines[i]).empty()) continue;
+    auto fields = parse_csv_line(lines[i]);
+    if (!fields.ok() || static_cast<int>(fields->size()) <= std::max(audio, image))
+      return error(path + ":" + std::to_string(i + 1) + ": malformed row");
+    out.push_back({resolve(trim((*fields)[audio])), resolve(trim((*fields)[image]))});
+  }
+  if (out.empty()) return error(path + ": no audio-image pairs");
+  return out;
 }
 
 Result<std::vector<LabelledAudio>> read_labels(const std::string& path) {

@@ -18,6 +18,16 @@ struct AudioCaptions {
 
 Result<std::vector<std::string>> read_captions(const std::string& path);
 
+// Image-caption pairs (COCO style), the same formats with an image column (image, file_name,
+// path, file) in place of the audio one; `audio_path` then holds the image path.
+Result<std::vector<AudioCaptions>> read_image_pairs(const std::string& path);
+
+// Audio-image pairs: CSV with an audio column and an image column, paths relative to the file.
+struct AudioImage {
+  std::string audio_path, image_path;
+};
+Result<std::vector<AudioImage>> read_audio_image_pairs(const std::string& path);
+
 // Zero-shot labels (ESC-50 style): CSV with an audio column and a label column
 // ("category", "label" or "class"); audio paths relative to the file.
 struct LabelledAudio {
