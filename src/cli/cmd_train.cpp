@@ -53,8 +53,6 @@ std::string default_cache() {
   return home ? std::string(home) + "/.cache/clipclap/vectors" : "";
 }
 
-std::vector<double> to_double(const float* v, int n) { return std::vector<double>(v, v + n); }
-
 // Encodes `items` with `encode` (batches of 32), through the cache.
 template <class Encode>
 Result<std::vector<std::vector<float>>> encode_cached(const std::vector<std::string>& keys, const VectorCache& cache,
