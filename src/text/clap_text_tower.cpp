@@ -6,6 +6,7 @@
 
 #include "core/attention.h"
 #include "core/config.h"
+#include "text/token_batch.h"
 
 namespace cc {
 
@@ -68,18 +69,9 @@ Result<Embeddings> ClapTextTower::embed(const std::vector<std::vector<int32_t>>&
   out.count = n;
   out.dim = c_.projection_dim;
   if (n == 0) return out;
-  int seq = 0;
-  std::vector<int> lengths(n);
-  for (int b = 0; b < n; ++b) {
-    lengths[b] = static_cast<int>(batch[b].size());
-    if (lengths[b] == 0 || lengths[b] > c_.max_tokens())
-      return error("text " + std::to_string(b) + ": " + std::to_string(lengths[b]) + " tokens (1 to " +
-                   std::to_string(c_.max_tokens()) + " allowed)");
-    for (int32_t id : batch[b])
-      if (id < 0 || id >= c_.vocab_size)
-        return error("text " + std::to_string(b) + ": token id " + std::to_string(id) + " outside the vocabulary");
-    seq = std::max(seq, lengths[b]);
-  }
+  CC_TRY(TokenBatch tokens, check_token_batch(batch, c_.vocab_size, c_.max_tokens()));
+  const int seq = tokens.longest;
+  std::vector<int>& lengths = tokens.lengths;
 
   // Embeddings. create_position_ids_from_input_ids: non-padding tokens count up from
   // padding_idx + 1; a literal <pad> in the text keeps position padding_idx.

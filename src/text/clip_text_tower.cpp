@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/config.h"
+#include "text/token_batch.h"
 
 namespace cc {
 
@@ -51,19 +52,9 @@ Result<Embeddings> ClipTextTower::embed(const std::vector<std::vector<int32_t>>&
   out.dim = c_.projection_dim;
   if (n == 0) return out;
 
-  int seq = 0;
-  std::vector<int> lengths(n);
-  for (int b = 0; b < n; ++b) {
-    lengths[b] = static_cast<int>(batch[b].size());
-    if (lengths[b] == 0) return error("text " + std::to_string(b) + ": no tokens");
-    if (lengths[b] > c_.max_positions)
-      return error("text " + std::to_string(b) + ": " + std::to_string(lengths[b]) +
-                   " tokens exceed the model's " + std::to_string(c_.max_positions) + " positions");
-    for (int32_t id : batch[b])
-      if (id < 0 || id >= c_.vocab_size)
-        return error("text " + std::to_string(b) + ": token id " + std::to_string(id) + " outside the vocabulary");
-    seq = std::max(seq, lengths[b]);
-  }
+  CC_TRY(TokenBatch tokens, check_token_batch(batch, c_.vocab_size, c_.max_positions));
+  const int seq = tokens.longest;
+  std::vector<int>& lengths = tokens.lengths;
 
   // Embeddings: token + position, padded rows left zero (they are masked out).
   std::vector<float> x(static_cast<size_t>(n) * seq * d, 0.0f);
