@@ -41,8 +41,25 @@ const std::vector<Flag> kFlags = {
 
 std::vector<double> rows_of(const Embeddings& e) { return std::vector<double>(e.values.begin(), e.values.end()); }
 
-nlohmann::json metrics(const RetrievalMetrics& m) {
-  return {{"queries", m.queries}, {"R@1", m.r1}, {"R@5", m.r5}, {"R@10", m.r10}, {"mAP@10", m.map10}};
+// The AudioCaps/Clotho protocol: every caption is a query for its item, and every item a
+// query for all of its captions.
+struct CaptionIndex {
+  std::vector<std::string> paths, texts;
+  std::vector<std::vector<int>> text_to_item, item_to_text;
+};
+
+CaptionIndex index_captions(const std::vector<CaptionedMedia>& items) {
+  CaptionIndex x;
+  x.item_to_text.resize(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    x.paths.push_back(items[i].path);
+    for (const auto& c : items[i].captions) {
+      x.item_to_text[i].push_back(static_cast<int>(x.texts.size()));
+      x.text_to_item.push_back({static_cast<int>(i)});
+      x.texts.push_back(c);
+    }
+  }
+  return x;
 }
 
 }  // namespace
@@ -101,28 +118,20 @@ int cmd_eval(int argc, char** argv) {
   if (args->has("pairs")) {
     auto pairs = read_pairs(args->get("pairs"));
     if (!pairs.ok()) return fail(pairs.error().message, 1);
-    std::vector<std::string> paths, texts;
-    std::vector<std::vector<int>> text_to_audio, audio_to_text(pairs->size());
-    for (size_t i = 0; i < pairs->size(); ++i) {
-      paths.push_back((*pairs)[i].audio_path);
-      for (const auto& c : (*pairs)[i].captions) {
-        audio_to_text[i].push_back(static_cast<int>(texts.size()));
-        text_to_audio.push_back({static_cast<int>(i)});
-        texts.push_back(c);
-      }
-    }
+    const CaptionIndex ix = index_captions(pairs.value());
     std::vector<double> native, shared;
-    if (auto st = embed_audio(paths, native, shared); !st.ok()) return fail(st.error().message, 1);
-    auto clip_t = clip.value()->embed_texts(texts);
-    auto clap_t = clap_text.value()->embed_texts(texts);
+    if (auto st = embed_audio(ix.paths, native, shared); !st.ok()) return fail(st.error().message, 1);
+    auto clip_t = clip.value()->embed_texts(ix.texts);
+    auto clap_t = clap_text.value()->embed_texts(ix.texts);
     if (!clip_t.ok()) return fail(clip_t.error().message, 1);
     if (!clap_t.ok()) return fail(clap_t.error().message, 1);
     const int ds = projection->out, dn = projection->in;
     report["retrieval"] = {
-        {"shared", {{"text_to_audio", metrics(retrieval(rows_of(clip_t.value()), shared, ds, text_to_audio))},
-                    {"audio_to_text", metrics(retrieval(shared, rows_of(clip_t.value()), ds, audio_to_text))}}},
-        {"clap_native", {{"text_to_audio", metrics(retrieval(rows_of(clap_t.value()), native, dn, text_to_audio))},
-                         {"audio_to_text", metrics(retrieval(native, rows_of(clap_t.value()), dn, audio_to_text))}}}};
+        {"shared", {{"text_to_audio", retrieval_json(retrieval(rows_of(clip_t.value()), shared, ds, ix.text_to_item))},
+                    {"audio_to_text", retrieval_json(retrieval(shared, rows_of(clip_t.value()), ds, ix.item_to_text))}}},
+        {"clap_native",
+         {{"text_to_audio", retrieval_json(retrieval(rows_of(clap_t.value()), native, dn, ix.text_to_item))},
+          {"audio_to_text", retrieval_json(retrieval(native, rows_of(clap_t.value()), dn, ix.item_to_text))}}}};
   }
   if (args->has("labels")) {
     auto labelled = read_labels(args->get("labels"));
@@ -167,23 +176,15 @@ int cmd_eval(int argc, char** argv) {
   if (args->has("image-pairs")) {
     auto pairs = read_image_pairs(args->get("image-pairs"));
     if (!pairs.ok()) return fail(pairs.error().message, 1);
-    std::vector<std::string> paths, texts;
-    std::vector<std::vector<int>> text_to_image, image_to_text(pairs->size());
-    for (size_t i = 0; i < pairs->size(); ++i) {
-      paths.push_back((*pairs)[i].audio_path);
-      for (const auto& c : (*pairs)[i].captions) {
-        image_to_text[i].push_back(static_cast<int>(texts.size()));
-        text_to_image.push_back({static_cast<int>(i)});
-        texts.push_back(c);
-      }
-    }
-    auto images = embed_images(paths);
+    const CaptionIndex ix = index_captions(pairs.value());
+    auto images = embed_images(ix.paths);
     if (!images.ok()) return fail(images.error().message, 1);
-    auto t = clip.value()->embed_texts(texts);
+    auto t = clip.value()->embed_texts(ix.texts);
     if (!t.ok()) return fail(t.error().message, 1);
     const int d = clip.value()->dim();
-    report["image_retrieval"] = {{"text_to_image", metrics(retrieval(rows_of(t.value()), images.value(), d, text_to_image))},
-                                 {"image_to_text", metrics(retrieval(images.value(), rows_of(t.value()), d, image_to_text))}};
+    report["image_retrieval"] = {
+        {"text_to_image", retrieval_json(retrieval(rows_of(t.value()), images.value(), d, ix.text_to_item))},
+        {"image_to_text", retrieval_json(retrieval(images.value(), rows_of(t.value()), d, ix.item_to_text))}};
   }
   if (args->has("audio-image-pairs")) {
     auto pairs = read_audio_image_pairs(args->get("audio-image-pairs"));
@@ -199,7 +200,7 @@ int cmd_eval(int argc, char** argv) {
     if (auto st = embed_audio(audio_paths, native, shared); !st.ok()) return fail(st.error().message, 1);
     auto images = embed_images(image_paths);
     if (!images.ok()) return fail(images.error().message, 1);
-    report["audio_to_image"] = metrics(retrieval(shared, images.value(), projection->out, relevant));
+    report["audio_to_image"] = retrieval_json(retrieval(shared, images.value(), projection->out, relevant));
   }
   if (args->has("json")) {
     std::printf("%s\n", report.dump(2).c_str());

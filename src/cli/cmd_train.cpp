@@ -78,10 +78,10 @@ Result<std::vector<std::vector<float>>> encode_cached(const std::vector<std::str
 }
 
 nlohmann::json metrics_json(const Evaluation& e) {
-  auto r = [](const RetrievalMetrics& m) {
-    return nlohmann::json{{"queries", m.queries}, {"R@1", m.r1}, {"R@5", m.r5}, {"R@10", m.r10}, {"mAP@10", m.map10}};
-  };
-  return {{"loss", e.loss}, {"mean_cosine", e.cosine}, {"text_to_source", r(e.from_text)}, {"source_to_text", r(e.to_text)}};
+  return {{"loss", e.loss},
+          {"mean_cosine", e.cosine},
+          {"text_to_source", retrieval_json(e.from_text)},
+          {"source_to_text", retrieval_json(e.to_text)}};
 }
 
 }  // namespace
@@ -143,7 +143,7 @@ int cmd_train(int argc, char** argv) {
       data_files.push_back({{"file", f}, {"role", "captions"}, {"sha256", sha256_file(f).value()}, {"items", c->size()}});
     }
   }
-  std::vector<AudioCaptions> pairs;
+  std::vector<CaptionedMedia> pairs;
   if (use_audio) {
     auto p = read_pairs(pairs_file);
     if (!p.ok()) return fail(p.error().message, 1);
@@ -189,11 +189,11 @@ int cmd_train(int argc, char** argv) {
     if (!clap.ok()) return fail(clap.error().message, 1);
     const VectorCache cache(cache_dir, model_cache_key(args->get("clap"), "clap-audio-windows"));
     std::vector<std::string> keys;
-    for (const auto& p : pairs) keys.push_back(file_cache_key(p.audio_path));
+    for (const auto& p : pairs) keys.push_back(file_cache_key(p.path));
     auto x = encode_cached(keys, cache, "CLAP audio", [&](const std::vector<size_t>& idx) -> Result<Embeddings> {
       std::vector<Audio> clips;
       for (size_t i : idx) {
-        auto a = decode_audio_file(pairs[i].audio_path);
+        auto a = decode_audio_file(pairs[i].path);
         if (!a.ok()) return a.error().context(pairs_file + ": pair " + std::to_string(i + 1));
         clips.push_back(std::move(a).value());
       }

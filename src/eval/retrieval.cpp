@@ -63,4 +63,8 @@ double zero_shot_accuracy(const std::vector<double>& items, const std::vector<do
   return retrieval(items, labels, d, relevant).r1;
 }
 
+nlohmann::json retrieval_json(const RetrievalMetrics& m) {
+  return {{"queries", m.queries}, {"R@1", m.r1}, {"R@5", m.r5}, {"R@10", m.r10}, {"mAP@10", m.map10}};
+}
+
 }  // namespace cc

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace cc {
 
 struct RetrievalMetrics {
@@ -15,6 +17,9 @@ struct RetrievalMetrics {
 // queries [nq, d] and gallery [ng, d] need not be normalised; relevant[q] lists gallery indices.
 RetrievalMetrics retrieval(const std::vector<double>& queries, const std::vector<double>& gallery, int d,
                            const std::vector<std::vector<int>>& relevant);
+
+// {"queries", "R@1", "R@5", "R@10", "mAP@10"}, as eval and the training metadata report them.
+nlohmann::json retrieval_json(const RetrievalMetrics& m);
 
 // Fraction of items whose most similar label vector is their own label.
 double zero_shot_accuracy(const std::vector<double>& items, const std::vector<double>& labels, int d,

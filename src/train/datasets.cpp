@@ -129,25 +129,25 @@ Result<std::vector<std::string>> read_captions(const std::string& path) try {
 namespace {
 
 // Media + caption(s) rows: `media_key` names the JSONL field, `media_columns` the CSV columns.
-Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, const std::string& media_key,
+Result<std::vector<CaptionedMedia>> read_media_captions(const std::string& path, const std::string& media_key,
                                                        std::initializer_list<const char*> media_columns);
 
 }  // namespace
 
-Result<std::vector<AudioCaptions>> read_pairs(const std::string& path) {
+Result<std::vector<CaptionedMedia>> read_pairs(const std::string& path) {
   return read_media_captions(path, "audio", {"audio", "audio_path", "path", "file", "file_name"});
 }
 
-Result<std::vector<AudioCaptions>> read_image_pairs(const std::string& path) {
+Result<std::vector<CaptionedMedia>> read_image_pairs(const std::string& path) {
   return read_media_captions(path, "image", {"image", "image_path", "file_name", "path", "file"});
 }
 
 namespace {
 
-Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, const std::string& media_key,
+Result<std::vector<CaptionedMedia>> read_media_captions(const std::string& path, const std::string& media_key,
                                                        std::initializer_list<const char*> media_columns) try {
   CC_TRY(std::vector<std::string> lines, read_lines(path));
-  std::vector<AudioCaptions> out;
+  std::vector<CaptionedMedia> out;
   const std::string base = dir_of(path);
   auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : join_path(base, p); };
   if (ends_with(path, ".jsonl")) {
@@ -157,7 +157,7 @@ Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, 
       const std::string where = path + ":" + std::to_string(i + 1);
       if (j.is_discarded() || !j.is_object() || !j.contains(media_key) || !j[media_key].is_string())
         return error(where + ": expected a JSON object with \"" + media_key + "\" and \"caption\" or \"captions\"");
-      AudioCaptions p{resolve(j[media_key]), {}};
+      CaptionedMedia p{resolve(j[media_key]), {}};
       if (j.contains("caption") && j["caption"].is_string()) p.captions.push_back(trim(j["caption"]));
       if (j.contains("captions") && j["captions"].is_array())
         for (const auto& c : j["captions"])
@@ -182,7 +182,7 @@ Result<std::vector<AudioCaptions>> read_media_captions(const std::string& path, 
       if (!fields.ok()) return error(where + ": " + fields.error().message);
       if (static_cast<int>(fields->size()) <= std::max(audio, *std::max_element(captions.begin(), captions.end())))
         return error(where + ": fewer columns than the header");
-      AudioCaptions p{resolve(trim((*fields)[audio])), {}};
+      CaptionedMedia p{resolve(trim((*fields)[audio])), {}};
       for (int c : captions)
         if (!trim((*fields)[c]).empty()) p.captions.push_back(trim((*fields)[c]));
       if (p.captions.empty()) return error(where + ": no caption");

@@ -11,16 +11,17 @@
 
 namespace cc {
 
-struct AudioCaptions {
-  std::string audio_path;
+// A media file (audio clip or image) with one or more captions.
+struct CaptionedMedia {
+  std::string path;
   std::vector<std::string> captions;
 };
 
 Result<std::vector<std::string>> read_captions(const std::string& path);
 
 // Image-caption pairs (COCO style), the same formats with an image column (image, file_name,
-// path, file) in place of the audio one; `audio_path` then holds the image path.
-Result<std::vector<AudioCaptions>> read_image_pairs(const std::string& path);
+// path, file) in place of the audio one.
+Result<std::vector<CaptionedMedia>> read_image_pairs(const std::string& path);
 
 // Audio-image pairs: CSV with an audio column and an image column, paths relative to the file.
 struct AudioImage {
@@ -34,7 +35,7 @@ struct LabelledAudio {
   std::string audio_path, label;
 };
 Result<std::vector<LabelledAudio>> read_labels(const std::string& path);
-Result<std::vector<AudioCaptions>> read_pairs(const std::string& path);
+Result<std::vector<CaptionedMedia>> read_pairs(const std::string& path);
 
 // One CSV record per line (RFC 4180 quoting, no newlines inside fields).
 Result<std::vector<std::string>> parse_csv_line(const std::string& line);
