@@ -5,12 +5,15 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libopenblas-dev libdnnl-dev                      # GEMM back ends (OpenBLAS is the default, see README)
+  libopenblas-dev libdnnl-dev                      # GEMM: oneDNN (OpenBLAS only for bench/gemm_backends, see README)
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
   libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
   libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
+  libcurl4-openssl-dev                             # pull and push (Hugging Face hub over HTTPS)
+  libcpp-httplib-dev                               # serve, and the imitation hub in the tests
+  wrk                                              # serve's load benchmark
   libgtest-dev                                     # tests
 )
 

@@ -185,9 +185,9 @@ int cmd_bench(int argc, char** argv) {
     return 0;
   }
   const std::string dir = args->has("model") ? args->get("model") : "";
-  auto kind = detect_model_kind(dir);
+  auto kind = inspect_model(dir);
   if (!kind.ok()) return fail(kind.error().message, args->has("model") ? 1 : 2);
-  const bool clap = kind.value() == ModelKind::kClap;
+  const bool clap = kind->kind == ModelKind::kClap;
   auto batches = args->get_int_list("batch", clap ? "1,4" : "1,8");
   auto iters = args->get_int("iters", 20, 1, 100000);
   auto warmup = args->get_int("warmup", 3, 0, 100000);

@@ -9,13 +9,10 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/file.h"
-#include "core/kernels.h"
 #include "core/threads.h"
 #include "audio/decode_audio.h"
-#include "model/clap_model.h"
-#include "model/clip_model.h"
-#include "model/model_kind.h"
-#include "train/projection.h"
+#include "bundle/resolve_model.h"
+#include "model/embedder.h"
 #include "vision/decode_image.h"
 
 namespace cc {
@@ -23,14 +20,14 @@ namespace cc {
 namespace {
 
 const std::vector<Flag> kFlags = {
-    {"model", "DIR", "model directory: a Hugging Face CLIP checkpoint (text, images) or CLAP checkpoint (audio) with config.json, model.safetensors and preprocessor_config.json"},
+    {"model", "DIR|org/name", "model: a clipclap bundle (text, images, audio), a Hugging Face CLIP checkpoint (text, images) or CLAP checkpoint (audio, text in CLAP's space); a directory, or a hub repository (taken from the Hugging Face cache, pulled if absent)"},
     {"text", "TEXT", "a text to embed (CLIP)", "", true},
     {"image", "PATH", "an image file to embed (CLIP): JPEG, PNG, GIF, WebP, BMP", "", true},
     {"audio", "PATH", "an audio file to embed (CLAP): WAV, FLAC, OGG Vorbis, Opus, MP3", "", true},
     {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, center, or fusion (fused checkpoints: whole clip shrunk + front/middle/back chunks at fixed positions)", "windows"},
     {"window-hop", "SECONDS", "hop between windows in --long-audio windows", "10"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
-    {"projection", "DIR", "a trained projection (train-projection --out): audio vectors are mapped into CLIP's space and renormalised"},
+    {"projection", "DIR", "with a CLAP model: a trained projection (train-projection --out); audio vectors are mapped into CLIP's space and renormalised"},
     {"batch", "N", "inputs of one modality per forward pass", "8"},
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
@@ -66,7 +63,7 @@ void progress(size_t done, size_t total) {
 }  // namespace
 
 int cmd_embed(int argc, char** argv) {
-  const std::string synopsis = "clipclap embed --model DIR [--text TEXT]... [--image PATH]... [--audio PATH]... [options]";
+  const std::string synopsis = "clipclap embed --model DIR|org/name [--text TEXT]... [--image PATH]... [--audio PATH]... [options]";
   const std::string description =
       "Embeds each input into the model's shared space and prints one JSON object per input, in the order\n"
       "given: {\"index\", \"modality\", \"dim\", \"embedding\"}. Vectors are L2-normalised.";
@@ -98,40 +95,26 @@ int cmd_embed(int argc, char** argv) {
   if (inputs.empty()) return fail("nothing to embed (give --text, --image or --audio)", 2);
   set_num_threads(threads.value());
 
-  const std::string dir = args->get("model");
-  auto kind = detect_model_kind(dir);
-  if (!kind.ok()) return fail(kind.error().message, 1);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool fits = kind.value() == ModelKind::kClip ? inputs[i].modality != "audio" : inputs[i].modality == "audio";
-    if (!fits)
-      return fail("input " + std::to_string(i) + " (--" + inputs[i].modality + "): model " + dir + " is a " +
-                      model_kind_name(kind.value()) + " checkpoint, which embeds " +
-                      (kind.value() == ModelKind::kClip ? "text and images" : "audio (CLAP's text tower is not supported yet)"),
-                  1);
-  }
   LongAudioOptions audio_opts;
   audio_opts.mode = long_audio.value();
   audio_opts.hop_seconds = hop.value();
-  std::unique_ptr<ClipModel> clip;
-  std::unique_ptr<ClapModel> clap;
-  if (kind.value() == ModelKind::kClip) {
-    auto loaded = ClipModel::load(dir);
-    if (!loaded.ok()) return fail(loaded.error().message, 1);
-    clip = std::move(loaded).value();
-  } else {
-    auto loaded = ClapModel::load(dir);
-    if (!loaded.ok()) return fail(loaded.error().message, 1);
-    clap = std::move(loaded).value();
-    if (auto st = clap->check(audio_opts); !st.ok()) return fail(st.error().message, 1);  // before decoding anything
-  }
-  Projection projection;
-  const bool project = args->has("projection");
-  if (project) {
-    if (!clap) return fail("--projection applies to audio, which needs a CLAP checkpoint", 2);
-    auto p = load_projection(args->get("projection"));
-    if (!p.ok()) return fail(p.error().message, 1);
-    if (p->in != clap->dim()) return fail("--projection takes " + std::to_string(p->in) + "-d vectors; " + dir + " gives " + std::to_string(clap->dim()), 1);
-    projection = std::move(p).value();
+  auto dir = resolve_model_arg(args->get("model"));
+  if (!dir.ok()) return fail(dir.error().message, 1);
+  auto loaded = Embedder::load(dir.value());
+  if (!loaded.ok()) return fail(loaded.error().message, 1);
+  Embedder& model = *loaded.value();
+  if (args->has("projection"))
+    if (auto st = model.attach_projection(args->get("projection")); !st.ok()) return fail(st.error().message, 1);
+  const Capabilities caps = model.info().caps;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string& m = inputs[i].modality;
+    if ((m == "text" && !caps.text) || (m == "image" && !caps.image) || (m == "audio" && !caps.audio))
+      return fail("input " + std::to_string(i) + " (--" + m + "): model " + dir.value() + " is a " +
+                      model_kind_name(model.info().kind) + " model, which embeds " + capabilities_string(caps) +
+                      (model.info().kind == ModelKind::kClap && m == "text" ? " (with --projection, audio only)" : ""),
+                  1);
+    if (m == "audio")
+      if (auto st = model.check_audio_options(audio_opts); !st.ok()) return fail(st.error().message, 1);  // before decoding
   }
 
   // Read and check every input first.
@@ -144,7 +127,7 @@ int cmd_embed(int argc, char** argv) {
     Input& in = inputs[i];
     auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + in.modality + "): " + e.message, 1); };
     if (in.modality == "text") {
-      auto ids = clip->tokenize(in.value);
+      auto ids = model.tokenize(in.value);
       if (ids.ok()) in.ids = std::move(ids).value();
       else bad(ids.error());
     } else if (in.modality == "audio") {
@@ -172,22 +155,15 @@ int cmd_embed(int argc, char** argv) {
       if (modality == "text") {
         std::vector<std::vector<int32_t>> ids;
         for (size_t k = start; k < end; ++k) ids.push_back(inputs[group[k]].ids);
-        e = clip->embed_token_ids(ids);
+        e = model.embed_token_ids(ids);
       } else if (modality == "image") {
         std::vector<Image> images;
         for (size_t k = start; k < end; ++k) images.push_back(std::move(inputs[group[k]].image));
-        e = clip->embed_images(images);
+        e = model.embed_images(images);
       } else {
         std::vector<Audio> clips;
         for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
-        e = clap->embed_audio(clips, audio_opts);
-        if (e.ok() && project) {  // into CLIP's space: W·v + b, then L2
-          std::vector<double> v(e->values.begin(), e->values.end()), y;
-          projection.apply(v, e->count, y);
-          e->dim = projection.out;
-          e->values.assign(y.begin(), y.end());
-          l2_normalize_rows(e->values.data(), e->count, e->dim);
-        }
+        e = model.embed_audio(clips, audio_opts);
       }
       if (!e.ok()) return fail(e.error().message, 1);
       for (size_t k = start; k < end; ++k)

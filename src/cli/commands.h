@@ -7,5 +7,9 @@ int cmd_embed(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_assemble(int argc, char** argv);
+int cmd_models(int argc, char** argv);
+int cmd_pull(int argc, char** argv);
+int cmd_push(int argc, char** argv);
 
 }  // namespace cc

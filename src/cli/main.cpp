@@ -10,14 +10,18 @@ namespace {
 constexpr const char* kUsage =
     "usage: clipclap <command> [options]\n"
     "\n"
-    "Embeds text and images (CLIP) and audio (CLAP), and trains the projection that joins them.\n"
+    "Embeds text and images (CLIP) and audio (CLAP) into one space, and trains the projection that joins them.\n"
     "\n"
     "commands:\n"
-    "  embed    embed texts and images with a model directory, one JSON line per input\n"
+    "  embed             embed texts, images and audio with a model, one JSON line per input\n"
     "  train-projection  train the CLAP -> CLIP projection (text bridge and/or audio-caption pairs)\n"
-    "  eval     retrieval and zero-shot metrics in the shared space and in CLAP's own\n"
-    "  bench    time this engine's towers on a model (scripts/bench.py compares with ONNX Runtime and PyTorch)\n"
-    "  help     show this text\n"
+    "  eval              retrieval and zero-shot metrics in the shared space and in CLAP's own\n"
+    "  assemble          CLIP + CLAP + projection -> one clipclap bundle (text, images, audio)\n"
+    "  models            list the models under a directory, with type, capabilities and size\n"
+    "  pull              download a model from the Hugging Face hub into its cache\n"
+    "  push              upload a bundle to the Hugging Face hub\n"
+    "  bench             time this engine's towers on a model (scripts/bench.py compares with ONNX Runtime and PyTorch)\n"
+    "  help              show this text\n"
     "\n"
     "Run 'clipclap <command> --help' for a command's options.\n";
 
@@ -33,6 +37,10 @@ int main(int argc, char** argv) {
   if (command == "bench") return cc::cmd_bench(argc - 2, argv + 2);
   if (command == "train-projection") return cc::cmd_train(argc - 2, argv + 2);
   if (command == "eval") return cc::cmd_eval(argc - 2, argv + 2);
+  if (command == "assemble") return cc::cmd_assemble(argc - 2, argv + 2);
+  if (command == "models") return cc::cmd_models(argc - 2, argv + 2);
+  if (command == "pull") return cc::cmd_pull(argc - 2, argv + 2);
+  if (command == "push") return cc::cmd_push(argc - 2, argv + 2);
   std::fprintf(stderr, "clipclap: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -3,19 +3,22 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace cc {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int total);
+  enum class Unit { kItems, kBytes };
+  ProgressBar(std::string label, int64_t total, Unit unit = Unit::kItems);
   ~ProgressBar();
-  void update(int done);
+  void update(int64_t done);
 
  private:
   std::string label_;
-  int total_;
+  int64_t total_;
+  Unit unit_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;
 };

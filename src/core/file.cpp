@@ -74,11 +74,11 @@ MappedFile::~MappedFile() {
   if (map_base_) munmap(map_base_, map_size_);
 }
 
-Status write_file_atomic(const std::string& path, const void* data, size_t size) {
+Status write_file_atomic(const std::string& path, const std::function<bool(FILE*)>& write) {
   std::string tmp = path + ".tmp-" + std::to_string(getpid());
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return error(path + ": " + errno_text());
-  bool ok = std::fwrite(data, 1, size, f) == size;
+  bool ok = write(f);
   ok = (std::fflush(f) == 0) && ok;
   ok = (fsync(fileno(f)) == 0) && ok;
   ok = (std::fclose(f) == 0) && ok;
@@ -88,6 +88,10 @@ Status write_file_atomic(const std::string& path, const void* data, size_t size)
     return error(path + ": write failed: " + why);
   }
   return Ok{};
+}
+
+Status write_file_atomic(const std::string& path, const void* data, size_t size) {
+  return write_file_atomic(path, [&](FILE* f) { return std::fwrite(data, 1, size, f) == size; });
 }
 
 bool is_directory(const std::string& path) {

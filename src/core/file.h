@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +45,8 @@ class MappedFile {
 
 // Writes to "<path>.tmp-<pid>" then renames, so a failed command leaves no partial output.
 Status write_file_atomic(const std::string& path, const void* data, size_t size);
+// The same, streaming: `write` fills the temporary file and returns false on failure.
+Status write_file_atomic(const std::string& path, const std::function<bool(FILE*)>& write);
 
 bool is_directory(const std::string& path);
 bool is_file(const std::string& path);

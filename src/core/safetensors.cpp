@@ -132,6 +132,18 @@ std::vector<std::string> SafeTensors::names() const {
   return out;
 }
 
+std::string SafeTensors::dtype(const std::string& name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? "" : it->second.dtype;
+}
+
+Result<SafeTensors::Raw> SafeTensors::raw(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return error(path() + ": missing tensor '" + name + "'");
+  const Entry& e = it->second;
+  return Raw{e.dtype, e.shape, file_->data() + e.begin, e.end - e.begin};
+}
+
 Result<Tensor> SafeTensors::get(const std::string& name) {
   auto it = entries_.find(name);
   if (it == entries_.end()) return error(path() + ": missing tensor '" + name + "'");
@@ -176,25 +188,45 @@ Result<Tensor> SafeTensors::get(const std::string& name, const std::vector<int64
   return t;
 }
 
-Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                          const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
+  auto bytes_of = [](const TensorView& t) {
+    size_t n = 1;
+    for (int64_t d : t.shape) n *= static_cast<size_t>(d);
+    return t.bytes ? t.bytes : n * 4;
+  };
   size_t offset = 0;
+  for (const auto& t : tensors) {
+    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes_of(t)}}};
+    offset += bytes_of(t);
+  }
+  std::string h = header.dump();
+  h.resize((h.size() + 7) / 8 * 8, ' ');  // keeps the data 8-byte aligned
+  std::string head(8, '\0');
+  for (int i = 0; i < 8; ++i) head[i] = static_cast<char>((static_cast<uint64_t>(h.size()) >> (8 * i)) & 0xFF);
+  head += h;
+  return write_file_atomic(path, [&](FILE* f) {
+    if (std::fwrite(head.data(), 1, head.size(), f) != head.size()) return false;
+    for (const auto& t : tensors) {
+      const size_t n = bytes_of(t);
+      if (n && std::fwrite(t.data, 1, n, f) != n) return false;
+    }
+    return true;
+  });
+}
+
+Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                         const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorView> views;
   for (const auto& t : tensors) {
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
     if (n != static_cast<int64_t>(t.data.size())) return error(path + ": tensor '" + t.name + "' has the wrong size");
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size() * 4}}};
-    offset += t.data.size() * 4;
+    views.push_back({t.name, t.shape, t.data.data()});
   }
-  std::string h = header.dump();
-  h.resize((h.size() + 7) / 8 * 8, ' ');  // keeps the data 8-byte aligned
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((static_cast<uint64_t>(h.size()) >> (8 * i)) & 0xFF);
-  bytes += h;
-  for (const auto& t : tensors) bytes.append(reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4);
-  return write_file_atomic(path, bytes.data(), bytes.size());
+  return write_safetensors(path, views, metadata);
 }
 
 }  // namespace cc

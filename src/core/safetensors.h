@@ -35,6 +35,16 @@ class SafeTensors {
 
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
   std::vector<std::string> names() const;
+  std::string dtype(const std::string& name) const;  // "F32", "I64", ...; empty if absent
+
+  // A tensor's stored bytes, any dtype, for copying it unchanged into another file.
+  struct Raw {
+    std::string dtype;
+    std::vector<int64_t> shape;
+    const void* data = nullptr;
+    size_t bytes = 0;
+  };
+  Result<Raw> raw(const std::string& name) const;
   const std::string& path() const { return file_->path(); }
 
   // The named tensor as fp32. Fails, naming the tensor, if it is absent or (with `shape`)
@@ -66,6 +76,16 @@ struct NamedTensor {
   std::vector<float> data;
 };
 Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                         const std::map<std::string, std::string>& metadata = {});
+// The same from borrowed data of any dtype (a bundle streams tensors from mapped checkpoints).
+struct TensorView {
+  std::string name;
+  std::vector<int64_t> shape;
+  const void* data;
+  std::string dtype = "F32";
+  size_t bytes = 0;  // 0: numel * 4 (F32)
+};
+Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                          const std::map<std::string, std::string>& metadata = {});
 
 float half_to_float(uint16_t h);

@@ -3,8 +3,10 @@
 #include <cmath>
 
 #include "audio/resample.h"
+#include "core/config.h"
 #include "core/file.h"
 #include "core/kernels.h"
+#include "model/model_kind.h"
 
 namespace cc {
 
@@ -13,14 +15,23 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir) {
   if (!is_directory(dir)) return error("model " + dir + ": not a directory");
   std::unique_ptr<ClapModel> m(new ClapModel());
   m->dir_ = dir;
-  auto config = read_json(join_path(dir, "config.json"));
-  if (!config.ok()) return in_dir(config.error());
-  auto tower_config = read_htsat_config(config.value());
-  if (!tower_config.ok()) return in_dir(tower_config.error().context("config.json"));
-  auto pre_json = read_json(join_path(dir, "preprocessor_config.json"));
-  if (!pre_json.ok()) return in_dir(pre_json.error());
-  auto pre = read_clap_feature_config(pre_json.value());
-  if (!pre.ok()) return in_dir(pre.error().context("preprocessor_config.json"));
+  CC_TRY(nlohmann::json config, read_model_config(dir));
+  const bool bundle = config.value("model_type", "") == "clipclap";
+  nlohmann::json pre_json;
+  if (bundle) {  // the bundle's audio_config holds CLAP's audio_config and its feature extractor
+    CC_TRY(nlohmann::json audio, config_section(config, "audio_config"));
+    CC_TRY(pre_json, config_section(audio, "feature_extractor"));
+    config = {{"projection_dim", audio.value("projection_dim", 512)}, {"audio_config", audio}};
+  } else {
+    auto pre_file = read_json(join_path(dir, "preprocessor_config.json"));
+    if (!pre_file.ok()) return in_dir(pre_file.error());
+    pre_json = std::move(pre_file).value();
+  }
+  const std::string config_name = bundle ? kBundleConfig : "config.json";
+  auto tower_config = read_htsat_config(config);
+  if (!tower_config.ok()) return in_dir(tower_config.error().context(config_name));
+  auto pre = read_clap_feature_config(pre_json);
+  if (!pre.ok()) return in_dir(pre.error().context(bundle ? "clip_config.json audio_config.feature_extractor" : "preprocessor_config.json"));
   if (pre->feature_size != tower_config->num_mel_bins)
     return error("model " + dir + ": the feature extractor makes " + std::to_string(pre->feature_size) +
                  " mel bins but the tower takes " + std::to_string(tower_config->num_mel_bins));
@@ -58,18 +69,22 @@ Status ClapModel::check(const LongAudioOptions& opts) const {
   return Ok{};
 }
 
-Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+Result<ClapModel::ClipFeatures> ClapModel::clip_features(const Audio& clip, const LongAudioOptions& opts) const {
   CC_CHECK(check(opts));
-  // Every window of every clip goes through the tower as one batch.
+  CC_TRY(std::vector<double> wave, at_model_rate(clip));
+  ClipFeatures f;
+  f.mel = features_->clip_features(wave, opts, &f.windows);
+  return f;
+}
+
+Result<Embeddings> ClapModel::embed_clip_features(const std::vector<ClipFeatures>& clips) const {
+  // Every window of every clip goes through the tower as one batch; a clip's vector is the
+  // renormalised mean of its windows' (a single window is already unit length).
   std::vector<float> mel;
   std::vector<int> owner;
   for (size_t i = 0; i < clips.size(); ++i) {
-    auto wave = at_model_rate(clips[i]);
-    if (!wave.ok()) return wave.error().context("audio " + std::to_string(i));
-    int windows = 0;
-    const auto m = features_->clip_features(wave.value(), opts, &windows);
-    mel.insert(mel.end(), m.begin(), m.end());
-    owner.insert(owner.end(), windows, static_cast<int>(i));
+    mel.insert(mel.end(), clips[i].mel.begin(), clips[i].mel.end());
+    owner.insert(owner.end(), clips[i].windows, static_cast<int>(i));
   }
   Embeddings out;
   out.count = static_cast<int64_t>(clips.size());
@@ -79,8 +94,19 @@ Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const
   out.values.assign(static_cast<size_t>(out.count) * out.dim, 0.0f);
   for (size_t w = 0; w < owner.size(); ++w)
     for (int d = 0; d < out.dim; ++d) out.values[static_cast<size_t>(owner[w]) * out.dim + d] += windows.row(w)[d];
-  l2_normalize_rows(out.values.data(), out.count, out.dim);  // a single window is already unit length
+  l2_normalize_rows(out.values.data(), out.count, out.dim);
   return out;
+}
+
+Result<Embeddings> ClapModel::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+  CC_CHECK(check(opts));
+  std::vector<ClipFeatures> features;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    auto f = clip_features(clips[i], opts);
+    if (!f.ok()) return f.error().context("audio " + std::to_string(i));
+    features.push_back(std::move(f).value());
+  }
+  return embed_clip_features(features);
 }
 
 }  // namespace cc

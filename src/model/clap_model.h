@@ -1,6 +1,7 @@
 // A Hugging Face CLAP checkpoint directory (config.json, model.safetensors,
-// preprocessor_config.json) loaded for embedding audio. Only the audio tower and
-// audio_projection are mapped: the text tower's bytes are never touched.
+// preprocessor_config.json), or the audio side of a clipclap bundle (its clip_config.json's
+// audio_config, which carries the feature-extractor settings), loaded for embedding audio.
+// Only the audio tower and audio_projection are mapped: the text tower's bytes are never touched.
 #pragma once
 
 #include <memory>
@@ -22,6 +23,15 @@ class ClapModel {
   // Decoded clips at any sample rate -> one vector each. A clip longer than max_length_s
   // becomes several windows (LongAudio::kWindows) whose vectors are averaged and renormalised.
   Result<Embeddings> embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const;
+
+  // The same in two steps, so decoding and features can run apart from the tower (the server):
+  // one clip's log-mel windows, then the tower over several clips' windows.
+  struct ClipFeatures {
+    std::vector<float> mel;
+    int windows = 0;
+  };
+  Result<ClipFeatures> clip_features(const Audio& clip, const LongAudioOptions& opts) const;
+  Result<Embeddings> embed_clip_features(const std::vector<ClipFeatures>& clips) const;
 
   // Whether these options suit this checkpoint (fusion needs a fused one).
   Status check(const LongAudioOptions& opts) const;

@@ -24,8 +24,8 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   return m;
 }
 
-Result<std::vector<int32_t>> ClapTextModel::tokenize(const std::string& text) const {
-  return tokenizer_.encode(text, tower_.config().max_tokens());
+Result<std::vector<int32_t>> ClapTextModel::tokenize(const std::string& text, int max_length) const {
+  return tokenizer_.encode(text, max_length > 0 ? max_length : tower_.config().max_tokens());
 }
 
 Result<Embeddings> ClapTextModel::embed_texts(const std::vector<std::string>& texts) const {

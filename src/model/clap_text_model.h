@@ -1,5 +1,5 @@
 // CLAP's text side (RoBERTa tokenizer + text tower) from a CLAP checkpoint directory, for
-// training the projection; serving never loads it. Only text_model.* and text_projection.*
+// training the projection and for serving a plain CLAP checkpoint's text. Only text_model.* and text_projection.*
 // are mapped.
 #pragma once
 
@@ -17,7 +17,7 @@ class ClapTextModel {
  public:
   static Result<std::unique_ptr<ClapTextModel>> load(const std::string& dir);
 
-  Result<std::vector<int32_t>> tokenize(const std::string& text) const;
+  Result<std::vector<int32_t>> tokenize(const std::string& text, int max_length = 0) const;  // 0: the tower's limit
   Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
   const ClapTextTower& tower() const { return tower_; }
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "core/file.h"
+#include "model/model_kind.h"
 
 namespace cc {
 
@@ -12,11 +13,12 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
 
   std::unique_ptr<ClipModel> m(new ClipModel());
   m->dir_ = dir;
-  const std::string config_path = join_path(dir, "config.json");
-  auto config = read_json(config_path);
-  if (!config.ok()) return in_dir(config.error());
+  auto config = read_model_config(dir);  // a bundle's clip_config.json has the same text/vision sections
+  if (!config.ok()) return config.error();
 
-  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"));
+  // Only CLIP's tensors are mapped (a bundle also holds CLAP's audio tower).
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"),
+                                   {"text_model.", "vision_model.", "text_projection.", "visual_projection."});
   if (!weights.ok()) {
     if (is_file(join_path(dir, "pytorch_model.bin")))
       return error("model " + dir + ": has only pytorch_model.bin; convert it to model.safetensors first");
@@ -56,8 +58,8 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
   return m;
 }
 
-Result<std::vector<int32_t>> ClipModel::tokenize(const std::string& text) const {
-  return tokenizer_.encode(text, text_.config().max_positions);
+Result<std::vector<int32_t>> ClipModel::tokenize(const std::string& text, int max_length) const {
+  return tokenizer_.encode(text, max_length > 0 ? max_length : text_.config().max_positions);
 }
 
 Result<Embeddings> ClipModel::embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const {

@@ -21,7 +21,7 @@ class ClipModel {
   static Result<std::unique_ptr<ClipModel>> load(const std::string& dir);
 
   // Token ids as the tower takes them: truncated to the model's positions, eos kept last.
-  Result<std::vector<int32_t>> tokenize(const std::string& text) const;
+  Result<std::vector<int32_t>> tokenize(const std::string& text, int max_length = 0) const;  // 0: the tower's limit
 
   // One forward pass per call: the inputs form one batch.
   Result<Embeddings> embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const;

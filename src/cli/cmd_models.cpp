@@ -1,0 +1,67 @@
+// clipclap models: what `serve --models-dir` would load, and why any directory is skipped.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bundle/discover.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace cc {
+
+namespace {
+const std::vector<Flag> kFlags = {
+    {"models-dir", "DIR", "directory to search (nested layouts and the Hugging Face cache are understood)"},
+    {"json", "", "print JSON instead of a table"},
+    {"help", "", "show this text"},
+};
+
+std::string human_size(uint64_t bytes) {
+  char buf[32];
+  if (bytes >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  else if (bytes >= 1000000ull) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.1f kB", bytes / 1e3);
+  return buf;
+}
+}  // namespace
+
+int cmd_models(int argc, char** argv) {
+  auto fail = [](const std::string& message, int code) {
+    std::fprintf(stderr, "clipclap models: %s\n", message.c_str());
+    return code;
+  };
+  auto args = Args::parse(kFlags, argc, argv);
+  if (!args.ok()) return fail(args.error().message, 2);
+  if (args->has("help")) {
+    std::fputs(usage("clipclap models --models-dir DIR [--json]",
+                     "Lists every model under DIR with its type (clipclap, clip, clap), what it embeds, its vector\n"
+                     "size and its size on disk. The type is decided by the weights and configs: a directory with\n"
+                     "CLIP's text and vision towers and CLAP's audio tower is clipclap. Broken directories are listed\n"
+                     "on stderr with the reason, and skipped.",
+                     kFlags).c_str(),
+               stdout);
+    return 0;
+  }
+  if (!args->has("models-dir")) return fail("--models-dir DIR is required", 2);
+  auto found = discover_models(args->get("models-dir"));
+  if (!found.ok()) return fail(found.error().message, 1);
+  for (const auto& s : found->skipped) std::fprintf(stderr, "skipped %s: %s\n", s.dir.c_str(), s.reason.c_str());
+  if (args->has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : found->models)
+      out.push_back({{"name", m.name}, {"type", model_kind_name(m.info.kind)}, {"capabilities", capabilities_string(m.info.caps)},
+                     {"dim", m.info.dim}, {"bytes", m.info.bytes}, {"path", m.info.dir}});
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%-32s %-9s %-17s %5s %10s  %s\n", "NAME", "TYPE", "CAPABILITIES", "DIM", "SIZE", "PATH");
+    for (const auto& m : found->models)
+      std::printf("%-32s %-9s %-17s %5d %10s  %s\n", m.name.c_str(), model_kind_name(m.info.kind),
+                  capabilities_string(m.info.caps).c_str(), m.info.dim, human_size(m.info.bytes).c_str(), m.info.dir.c_str());
+  }
+  if (found->models.empty()) return fail("no usable model under " + args->get("models-dir"), 1);
+  return 0;
+}
+
+}  // namespace cc

@@ -1,0 +1,123 @@
+#include "model/embedder.h"
+
+#include <limits>
+
+#include "core/file.h"
+
+namespace cc {
+
+Result<std::unique_ptr<Embedder>> Embedder::load(const std::string& dir) {
+  std::unique_ptr<Embedder> e(new Embedder());
+  CC_TRY(e->info_, inspect_model(dir));
+  if (e->info_.caps.image) {
+    CC_TRY(e->clip_, ClipModel::load(dir));
+  }
+  if (e->info_.caps.audio) {
+    CC_TRY(e->clap_, ClapModel::load(dir));
+  }
+  if (e->info_.kind == ModelKind::kClap && e->info_.caps.text) {
+    CC_TRY(e->clap_text_, ClapTextModel::load(dir));
+  }
+  if (e->info_.kind == ModelKind::kClipClap) {
+    auto w = AudioToClip::load(join_path(dir, "model.safetensors"), "audio_to_clip.");
+    if (!w.ok()) return w.error().context("model " + dir);
+    if (w->in() != e->clap_->dim() || w->out() != e->clip_->dim())
+      return error("model " + dir + ": audio_to_clip maps " + std::to_string(w->in()) + " -> " + std::to_string(w->out()) +
+                   " but the towers give " + std::to_string(e->clap_->dim()) + " (CLAP) and " + std::to_string(e->clip_->dim()) + " (CLIP)");
+    e->audio_to_clip_ = std::make_unique<AudioToClip>(std::move(w).value());
+  }
+  return e;
+}
+
+Status Embedder::attach_projection(const std::string& projection_dir) {
+  if (info_.kind != ModelKind::kClap)
+    return error("a projection applies to a CLAP checkpoint's audio; model " + info_.dir + " is " + model_kind_name(info_.kind));
+  CC_TRY(AudioToClip w, AudioToClip::load(join_path(projection_dir, "projection.safetensors"), ""));
+  if (w.in() != clap_->dim())
+    return error("projection " + projection_dir + " takes " + std::to_string(w.in()) + "-d vectors; model " + info_.dir +
+                 " gives " + std::to_string(clap_->dim()));
+  audio_to_clip_ = std::make_unique<AudioToClip>(std::move(w));
+  info_.caps.text = false;  // CLAP text would stay in CLAP's space while audio moved to CLIP's
+  info_.dim = audio_to_clip_->out();
+  return Ok{};
+}
+
+int Embedder::dim() const { return info_.dim; }
+
+Error Embedder::lacks(const char* modality) const {
+  return error(std::string("model ") + info_.dir + " (" + model_kind_name(info_.kind) + ": " +
+               capabilities_string(info_.caps) + ") does not embed " + modality);
+}
+
+int Embedder::max_tokens() const {
+  if (clip_) return clip_->text_tower().config().max_positions;
+  if (clap_text_) return clap_text_->tower().config().max_tokens();
+  return 0;
+}
+
+Result<std::vector<int32_t>> Embedder::tokenize(const std::string& text, bool truncate) const {
+  if (!info_.caps.text) return lacks("text");
+  const int limit = truncate ? max_tokens() : std::numeric_limits<int>::max();
+  CC_TRY(std::vector<int32_t> ids, clip_ ? clip_->tokenize(text, limit) : clap_text_->tokenize(text, limit));
+  if (static_cast<int>(ids.size()) > max_tokens())
+    return error("text has " + std::to_string(ids.size()) + " tokens, over the model's limit of " +
+                 std::to_string(max_tokens()));
+  return ids;
+}
+
+Result<Embeddings> Embedder::embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const {
+  if (!info_.caps.text) return lacks("text");
+  return clip_ ? clip_->embed_token_ids(ids) : clap_text_->tower().embed(ids);
+}
+
+std::vector<float> Embedder::pixel_values(const Image& image) const { return clip_->pixel_values(image); }
+
+Result<Embeddings> Embedder::embed_pixel_values(const std::vector<float>& pixels, int count) const {
+  if (!info_.caps.image) return lacks("images");
+  return clip_->embed_pixel_values(pixels, count);
+}
+
+Status Embedder::check_audio_options(const LongAudioOptions& opts) const {
+  if (!info_.caps.audio) return lacks("audio");
+  return clap_->check(opts);
+}
+
+Result<ClapModel::ClipFeatures> Embedder::audio_features(const Audio& clip, const LongAudioOptions& opts) const {
+  if (!info_.caps.audio) return lacks("audio");
+  return clap_->clip_features(clip, opts);
+}
+
+Result<Embeddings> Embedder::embed_audio_features(const std::vector<ClapModel::ClipFeatures>& clips) const {
+  if (!info_.caps.audio) return lacks("audio");
+  CC_TRY(Embeddings clap_vectors, clap_->embed_clip_features(clips));
+  if (!audio_to_clip_) return clap_vectors;
+  return audio_to_clip_->apply(clap_vectors);
+}
+
+Result<Embeddings> Embedder::embed_texts(const std::vector<std::string>& texts) const {
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto t = tokenize(texts[i]);
+    if (!t.ok()) return t.error().context("text " + std::to_string(i));
+    ids.push_back(std::move(t).value());
+  }
+  return embed_token_ids(ids);
+}
+
+Result<Embeddings> Embedder::embed_images(const std::vector<Image>& images) const {
+  if (!info_.caps.image) return lacks("images");
+  return clip_->embed_images(images);
+}
+
+Result<Embeddings> Embedder::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
+  CC_CHECK(check_audio_options(opts));
+  std::vector<ClapModel::ClipFeatures> features;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    auto f = clap_->clip_features(clips[i], opts);
+    if (!f.ok()) return f.error().context("audio " + std::to_string(i));
+    features.push_back(std::move(f).value());
+  }
+  return embed_audio_features(features);
+}
+
+}  // namespace cc

@@ -1,0 +1,67 @@
+// One loaded model of any kind, as `embed` and `serve` use it: text, images and audio go to
+// whichever towers the directory holds (see model_kind.h), and come back in its space.
+//   clipclap: text -> CLIP text; image -> CLIP vision; audio -> CLAP audio -> W -> normalise
+//   clip:     text, image (CLIP's space)
+//   clap:     audio, and text through CLAP's own text tower (CLAP's space)
+// Each modality has a prepare step (tokenize, pixels, log-mel: any thread, no tower) and a
+// batched tower step, so a server can prepare requests while the towers run.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audio/decode_audio.h"
+#include "model/audio_to_clip.h"
+#include "model/clap_model.h"
+#include "model/clap_text_model.h"
+#include "model/clip_model.h"
+#include "model/model_kind.h"
+#include "vision/image.h"
+
+namespace cc {
+
+class Embedder {
+ public:
+  static Result<std::unique_ptr<Embedder>> load(const std::string& dir);
+  // A CLAP checkpoint with a separately trained projection (train-projection --out DIR): its audio
+  // vectors go into CLIP's space. Text keeps going to CLAP's text tower.
+  Status attach_projection(const std::string& projection_dir);
+
+  const ModelInfo& info() const { return info_; }
+  int dim() const;
+
+  // Text. Token ids are cut to the model's limit (eos kept) unless `truncate` is false, when
+  // a longer text is an error that gives its length.
+  Result<std::vector<int32_t>> tokenize(const std::string& text, bool truncate = true) const;
+  int max_tokens() const;
+  Result<Embeddings> embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const;
+
+  // Images: pixel_values of one image (CLIP preprocessing), then the tower over several.
+  std::vector<float> pixel_values(const Image& image) const;
+  Result<Embeddings> embed_pixel_values(const std::vector<float>& pixels, int count) const;
+
+  // Audio: one clip's features, then the tower (and W for a bundle) over several clips.
+  Status check_audio_options(const LongAudioOptions& opts) const;
+  Result<ClapModel::ClipFeatures> audio_features(const Audio& clip, const LongAudioOptions& opts) const;
+  Result<Embeddings> embed_audio_features(const std::vector<ClapModel::ClipFeatures>& clips) const;
+
+  // Convenience for whole batches (embed, tests).
+  Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
+  Result<Embeddings> embed_images(const std::vector<Image>& images) const;
+  Result<Embeddings> embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const;
+
+  const ClipModel* clip() const { return clip_.get(); }
+  const ClapModel* clap() const { return clap_.get(); }
+
+ private:
+  Embedder() = default;
+  Error lacks(const char* modality) const;
+  ModelInfo info_;
+  std::unique_ptr<ClipModel> clip_;
+  std::unique_ptr<ClapModel> clap_;
+  std::unique_ptr<ClapTextModel> clap_text_;
+  std::unique_ptr<AudioToClip> audio_to_clip_;
+};
+
+}  // namespace cc
