@@ -67,8 +67,7 @@ struct Run {
   std::string out;
 };
 
-inline Run run_clipclap(const std::string& args, bool merge_stderr) {
-  const std::string cmd = std::string(CLIPCLAP_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+inline Run run_command(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -76,6 +75,15 @@ inline Run run_clipclap(const std::string& args, bool merge_stderr) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline Run run_clipclap(const std::string& args, bool merge_stderr) {
+  return run_command(std::string(CLIPCLAP_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
+}
+
+// With environment assignments ("A=1 B=2") in front; stderr merged.
+inline Run run_clipclap_env(const std::string& env, const std::string& args) {
+  return run_command("env " + env + " " + std::string(CLIPCLAP_BINARY) + " " + args + " 2>&1");
 }
 
 // The parity bar for every embedding we produce against transformers.

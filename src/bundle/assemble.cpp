@@ -98,7 +98,7 @@ std::string model_card(const AssembleOptions& o, const nlohmann::json& meta, con
         "trained with `clipclap train-projection`; text and image vectors are CLIP's own.\n\n";
   md += "| modality | path |\n|---|---|\n";
   md += "| text | CLIP tokenizer -> CLIP text tower -> text_projection -> L2 |\n";
-  md += "| image | CLIP preprocessing (224 px, bicubic) -> CLIP vision tower -> visual_projection -> L2 |\n";
+  md += "| image | CLIP preprocessing (bicubic resize, centre crop, normalise) -> CLIP vision tower -> visual_projection -> L2 |\n";
   md += "| audio | 48 kHz log-mel (CLAP feature extractor) -> HTSAT -> audio_projection -> L2 -> W -> L2 |\n\n";
   md += "## Files\n\n";
   md += "- `model.safetensors`: CLIP text and vision towers with their projections, CLAP's audio tower and audio_projection, "
@@ -175,8 +175,7 @@ Status assemble_bundle(const AssembleOptions& o, const std::string& out) {
     views.push_back({tensor_names::kAudioToClip, {w.out, w.in}, w_f.data()});
     if (w.bias) views.push_back({"audio_to_clip.bias", {w.out}, b_f.data()});
     log("writing model.safetensors (" + std::to_string(views.size()) + " tensors)");
-    CC_CHECK(write_safetensors(join_path(tmp, "model.safetensors"), views,
-                               {{"format", "pt"}, {"clip", o.clip_source}, {"clap", o.clap_source}}));
+    CC_CHECK(write_safetensors(join_path(tmp, "model.safetensors"), views, {{"format", "pt"}}));
 
     CC_CHECK(write_json(join_path(tmp, kBundleConfig), config));
     for (const char* f : kClipFiles) {

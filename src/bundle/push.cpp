@@ -37,7 +37,7 @@ Result<std::vector<LocalFile>> list_files(const std::string& dir) {
     if (!it->is_regular_file()) continue;
     LocalFile f;
     f.full = it->path().string();
-    f.path = fs::relative(it->path(), dir).generic_string();
+    f.path = it->path().lexically_relative(dir).generic_string();  // not fs::relative: it resolves symlinks
     f.size = it->file_size();
     CC_TRY(f.sha256, sha256_file(f.full));
     files.push_back(std::move(f));
