@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: the release build's tests, the Python check of the ONNX export against
+# The whole test suite: the release build's tests, the Python checks of the ONNX exports against
 # the engine (onnxruntime, in the pinned virtual environment), then the C++ tests again under
 # ASan+UBSan. The C++ tests read committed fixtures only; nothing is downloaded but the
 # pinned PyPI packages, once.
@@ -15,7 +15,8 @@ run_ctest() {
   ctest --preset "$preset" --no-tests=error -j "$(nproc)"
 }
 run_ctest release
-echo "== python: audio_projection.onnx against the engine"
+echo "== python: the ONNX exports against the engine"
 venv=$(scripts/setup-venv.sh)
 "$venv/bin/python" tests/python/test_onnx_export.py --binary build/release/clipclap
+"$venv/bin/python" tests/python/test_export_script.py --binary build/release/clipclap
 run_ctest asan
