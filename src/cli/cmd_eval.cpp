@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bundle/resolve_model.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/file.h"
@@ -26,8 +27,8 @@ namespace cc {
 namespace {
 
 const std::vector<Flag> kFlags = {
-    {"clip", "DIR", "CLIP checkpoint (text side of the shared space)"},
-    {"clap", "DIR", "CLAP checkpoint (audio, and text for its native space)"},
+    {"clip", "DIR|org/name", "CLIP checkpoint (text side of the shared space)"},
+    {"clap", "DIR|org/name", "CLAP checkpoint (audio, and text for its native space)"},
     {"projection", "DIR", "directory with projection.safetensors from train-projection"},
     {"pairs", "FILE", "audio-caption pairs (.csv/.jsonl): text->audio and audio->text retrieval, every caption a query"},
     {"labels", "FILE", "labelled audio (.csv with audio and category/label columns): zero-shot classification"},
@@ -88,11 +89,15 @@ int cmd_eval(int argc, char** argv) {
 
   auto projection = load_projection(args->get("projection"));
   if (!projection.ok()) return fail(projection.error().message, 1);
-  auto clip = ClipModel::load(args->get("clip"));
+  auto clip_dir = resolve_model_arg(args->get("clip"));  // a directory or org/name
+  if (!clip_dir.ok()) return fail(clip_dir.error().message, 1);
+  auto clap_dir = resolve_model_arg(args->get("clap"));
+  if (!clap_dir.ok()) return fail(clap_dir.error().message, 1);
+  auto clip = ClipModel::load(clip_dir.value());
   if (!clip.ok()) return fail(clip.error().message, 1);
-  auto clap = ClapModel::load(args->get("clap"));
+  auto clap = ClapModel::load(clap_dir.value());
   if (!clap.ok()) return fail(clap.error().message, 1);
-  auto clap_text = ClapTextModel::load(args->get("clap"));
+  auto clap_text = ClapTextModel::load(clap_dir.value());
   if (!clap_text.ok()) return fail(clap_text.error().message, 1);
   if (projection->in != clap.value()->dim() || projection->out != clip.value()->dim())
     return fail("the projection maps " + std::to_string(projection->in) + " -> " + std::to_string(projection->out) +

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bundle/resolve_model.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -29,8 +30,8 @@ namespace cc {
 namespace {
 
 const std::vector<Flag> kFlags = {
-    {"clip", "DIR", "CLIP checkpoint (its text tower gives the targets)"},
-    {"clap", "DIR", "CLAP checkpoint (its audio tower, and its text tower for the text bridge)"},
+    {"clip", "DIR|org/name", "CLIP checkpoint (its text tower gives the targets)"},
+    {"clap", "DIR|org/name", "CLAP checkpoint (its audio tower, and its text tower for the text bridge)"},
     {"out", "DIR", "where to write projection.safetensors, audio_projection.onnx and projection_training_metadata.json"},
     {"mode", "MODE", "text-bridge (CLAP text -> CLIP text, cosine loss), audio-caption (CLAP audio -> CLIP text, symmetric InfoNCE) or both; default: what the data allows"},
     {"captions", "FILE", "captions for the text bridge: .txt (one per line), COCO .json, .jsonl, or .csv with a caption column", "", true},
@@ -152,10 +153,14 @@ int cmd_train(int argc, char** argv) {
                           {"items", pairs.size()}});
   }
 
-  auto clip = ClipModel::load(args->get("clip"));
+  auto clip_dir = resolve_model_arg(args->get("clip"));  // a directory or org/name
+  if (!clip_dir.ok()) return fail(clip_dir.error().message, 1);
+  auto clap_dir = resolve_model_arg(args->get("clap"));
+  if (!clap_dir.ok()) return fail(clap_dir.error().message, 1);
+  auto clip = ClipModel::load(clip_dir.value());
   if (!clip.ok()) return fail(clip.error().message, 1);
   const std::string cache_dir = args->has("cache") ? args->get("cache") : default_cache();
-  const VectorCache clip_cache(cache_dir, model_cache_key(args->get("clip"), "clip-text"));
+  const VectorCache clip_cache(cache_dir, model_cache_key(clip_dir.value(), "clip-text"));
   auto clip_texts = [&](const std::vector<std::string>& texts) {
     return encode_cached(texts, clip_cache, "CLIP text", [&](const std::vector<size_t>& idx) {
       std::vector<std::string> b;
@@ -166,9 +171,9 @@ int cmd_train(int argc, char** argv) {
 
   PairedVectors bridge, audio;
   if (use_bridge) {
-    auto clap_text = ClapTextModel::load(args->get("clap"));
+    auto clap_text = ClapTextModel::load(clap_dir.value());
     if (!clap_text.ok()) return fail(clap_text.error().message, 1);
-    const VectorCache cache(cache_dir, model_cache_key(args->get("clap"), "clap-text"));
+    const VectorCache cache(cache_dir, model_cache_key(clap_dir.value(), "clap-text"));
     auto x = encode_cached(captions, cache, "CLAP text", [&](const std::vector<size_t>& idx) {
       std::vector<std::string> b;
       for (size_t i : idx) b.push_back(captions[i]);
@@ -185,9 +190,9 @@ int cmd_train(int argc, char** argv) {
     bridge.n = static_cast<int64_t>(captions.size());
   }
   if (use_audio) {
-    auto clap = ClapModel::load(args->get("clap"));
+    auto clap = ClapModel::load(clap_dir.value());
     if (!clap.ok()) return fail(clap.error().message, 1);
-    const VectorCache cache(cache_dir, model_cache_key(args->get("clap"), "clap-audio-windows"));
+    const VectorCache cache(cache_dir, model_cache_key(clap_dir.value(), "clap-audio-windows"));
     std::vector<std::string> keys;
     for (const auto& p : pairs) keys.push_back(file_cache_key(p.path));
     auto x = encode_cached(keys, cache, "CLAP audio", [&](const std::vector<size_t>& idx) -> Result<Embeddings> {
@@ -254,7 +259,7 @@ int cmd_train(int argc, char** argv) {
   };
   if (auto st = write_safetensors(join_path(out, "projection.safetensors"), tensors, {{"format", "pt"}}); !st.ok())
     return fail(st.error().message, 1);
-  auto clap_audio = ClapModel::load(args->get("clap"));  // its audio_projection goes into the ONNX file
+  auto clap_audio = ClapModel::load(clap_dir.value());  // its audio_projection goes into the ONNX file
   if (!clap_audio.ok()) return fail(clap_audio.error().message, 1);
   if (auto st = write_audio_projection_onnx(join_path(out, "audio_projection.onnx"),
                                             clap_audio.value()->tower().projection(), r.projection);
