@@ -62,6 +62,10 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     }
     return bytes;
   }
+  if (t->request->max_body_bytes && t->response->body.size() + bytes > t->request->max_body_bytes) {
+    t->error = "the response is larger than " + std::to_string(t->request->max_body_bytes) + " bytes";
+    return 0;
+  }
   if (t->response->body.size() < (t->file ? 65536u : (1u << 30))) t->response->body.append(data, bytes);
   return bytes;
 }
@@ -128,7 +132,9 @@ Result<HttpResponse> http_request(const HttpRequest& request) {
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);  // the hub redirects file downloads to its CDN
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);  // the hub redirects to its CDN
+  if (request.timeout_s > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, request.timeout_s);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);       // (curl drops Authorization on a host change)
   curl_easy_setopt(c, CURLOPT_USERAGENT, "clipclap/0.1");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);

@@ -21,6 +21,9 @@ struct HttpRequest {
   uint64_t upload_offset = 0, upload_size = 0;
   std::string download_path;         // 2xx bodies are appended here (resumed from its size)
   std::function<void(uint64_t done_now)> on_progress;  // bytes moved in this request so far
+  bool follow_redirects = true;
+  uint64_t max_body_bytes = 0;       // > 0: a longer in-memory body is an error
+  long timeout_s = 0;                // > 0: the whole transfer's limit
 };
 
 struct HttpResponse {

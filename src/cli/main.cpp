@@ -13,6 +13,7 @@ constexpr const char* kUsage =
     "Embeds text and images (CLIP) and audio (CLAP) into one space, and trains the projection that joins them.\n"
     "\n"
     "commands:\n"
+    "  serve             the embedding server: /api/embed, OpenAI-compatible /v1/embeddings, metrics\n"
     "  embed             embed texts, images and audio with a model, one JSON line per input\n"
     "  train-projection  train the CLAP -> CLIP projection (text bridge and/or audio-caption pairs)\n"
     "  eval              retrieval and zero-shot metrics in the shared space and in CLAP's own\n"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "serve") return cc::cmd_serve(argc - 2, argv + 2);
   if (command == "embed") return cc::cmd_embed(argc - 2, argv + 2);
   if (command == "bench") return cc::cmd_bench(argc - 2, argv + 2);
   if (command == "train-projection") return cc::cmd_train(argc - 2, argv + 2);

@@ -1,0 +1,163 @@
+// clipclap serve: loads models (discovered under --models-dir, or named with --model) and runs
+// the embedding server until SIGTERM (see server/server.h).
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bundle/discover.h"
+#include "bundle/resolve_model.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/threads.h"
+#include "server/server.h"
+
+namespace cc {
+
+namespace {
+
+const std::vector<Flag> kFlags = {
+    {"models-dir", "DIR", "serve every model found under DIR (as `clipclap models` lists them)"},
+    {"model", "NAME|DIR|org/name", "serve this model: a name found under --models-dir, a directory, or a hub repository (from the HF cache, pulled if absent); with --model, only the named models are served", "", true},
+    {"host", "ADDR", "address to listen on", "127.0.0.1"},
+    {"port", "N", "port (0: any free port; the chosen one is printed)", "8080"},
+    {"threads", "N", "inference threads (0 = all cores); one batch runs at a time, so this is the whole budget", "0"},
+    {"api-key", "KEY", "require 'Authorization: Bearer KEY' on /api and /v1 routes (or set CLIPCLAP_API_KEY)"},
+    {"max-batch", "N", "items per inference batch", "32"},
+    {"max-wait-ms", "MS", "how long the first item of a batch waits for others", "5"},
+    {"max-queue", "N", "items waiting across all models; more get 503 with Retry-After", "1024"},
+    {"max-items", "N", "items per request", "256"},
+    {"max-body-mb", "N", "request body limit (413 beyond)", "64"},
+    {"timeout-s", "N", "per-request deadline (504 beyond); its queued items are dropped", "60"},
+    {"max-pixels", "N", "refuse larger images (decompression bombs)", "89478485"},
+    {"max-audio-seconds", "N", "refuse longer audio", "600"},
+    {"long-audio", "MODE", "audio longer than the model's window: windows, first, center or fusion (as embed)", "windows"},
+    {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated hosts (and subdomains); off by default"},
+    {"http-threads", "N", "connections handled at once (each waits for its batch)", "64"},
+    {"help", "", "show this text"},
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = s.find(',', start);
+    const std::string part = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!part.empty()) out.push_back(part);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+  block_shutdown_signals();  // before model loading starts any thread
+  auto fail = [](const std::string& message, int code) {
+    std::fprintf(stderr, "clipclap serve: %s\n", message.c_str());
+    return code;
+  };
+  auto args = Args::parse(kFlags, argc, argv);
+  if (!args.ok()) return fail(args.error().message, 2);
+  if (args->has("help")) {
+    std::fputs(usage("clipclap serve [--models-dir DIR] [--model NAME|DIR|org/name]... [options]",
+                     "Serves text, image and audio embeddings over HTTP:\n"
+                     "  POST /api/embed       {\"model\", \"input\"} -> {\"model\", \"embeddings\"}; Accept: application/octet-stream\n"
+                     "                        gives uint64 count, uint64 dim, then float32 little-endian vectors\n"
+                     "  POST /v1/embeddings   OpenAI-compatible (encoding_format float|base64, usage)\n"
+                     "  GET  /v1/models /api/models /healthz /readyz /metrics\n"
+                     "input: a string, a list of strings, or content parts: {\"type\":\"text\",\"text\"}, {\"type\":\"image_url\",\n"
+                     "\"image_url\":{\"url\":\"data:image/png;base64,...\"}}, {\"type\":\"audio_url\",...}, {\"type\":\"input_audio\",\n"
+                     "\"input_audio\":{\"data\",\"format\"}}, {\"type\":\"media\",\"data\",\"mime_type\"}.\n"
+                     "Items of concurrent requests are batched per model and modality. SIGTERM drains and exits 0.",
+                     kFlags).c_str(),
+               stdout);
+    return 0;
+  }
+  ServerOptions o;
+  auto port = args->get_int("port", 8080, 0, 65535);
+  auto threads = args->get_int("threads", 0, 0, 1024);
+  auto max_batch = args->get_int("max-batch", 32, 1, 4096);
+  auto max_wait = args->get_int("max-wait-ms", 5, 0, 600000);
+  auto max_queue = args->get_int("max-queue", 1024, 1, 10'000'000);
+  auto max_items = args->get_int("max-items", 256, 1, 100000);
+  auto max_body = args->get_int("max-body-mb", 64, 1, 4096);
+  auto timeout = args->get_int("timeout-s", 60, 1, 86400);
+  auto max_pixels = args->get_int("max-pixels", 89'478'485, 1, 2'000'000'000);
+  auto max_audio = args->get_int("max-audio-seconds", 600, 1, 86400);
+  auto http_threads = args->get_int("http-threads", 64, 1, 4096);
+  auto long_audio = parse_long_audio(args->get("long-audio", "windows"));
+  for (const Error* e : {port.ok() ? nullptr : &port.error(), threads.ok() ? nullptr : &threads.error(),
+                         max_batch.ok() ? nullptr : &max_batch.error(), max_wait.ok() ? nullptr : &max_wait.error(),
+                         max_queue.ok() ? nullptr : &max_queue.error(), max_items.ok() ? nullptr : &max_items.error(),
+                         max_body.ok() ? nullptr : &max_body.error(), timeout.ok() ? nullptr : &timeout.error(),
+                         max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
+                         http_threads.ok() ? nullptr : &http_threads.error(), long_audio.ok() ? nullptr : &long_audio.error()})
+    if (e) return fail(e->message, 2);
+  o.host = args->get("host", "127.0.0.1");
+  o.port = port.value();
+  o.api_key = args->get("api-key");
+  if (o.api_key.empty() && std::getenv("CLIPCLAP_API_KEY")) o.api_key = std::getenv("CLIPCLAP_API_KEY");
+  o.batching.max_batch = max_batch.value();
+  o.batching.max_wait = std::chrono::milliseconds(max_wait.value());
+  o.batching.max_queue = static_cast<size_t>(max_queue.value());
+  o.parse.max_items = static_cast<size_t>(max_items.value());
+  o.max_body_bytes = static_cast<size_t>(max_body.value()) << 20;
+  o.timeout_s = timeout.value();
+  o.http_threads = http_threads.value();
+  o.prepare.image.max_pixels = max_pixels.value();
+  o.prepare.audio.max_seconds = max_audio.value();
+  o.prepare.long_audio.mode = long_audio.value();
+  o.prepare.fetch_hosts = split_commas(args->get("allow-fetch"));
+  o.parse.allow_fetch = !o.prepare.fetch_hosts.empty();
+  if (!args->has("models-dir") && !args->has("model")) return fail("give --models-dir DIR or --model NAME|DIR|org/name", 2);
+  set_num_threads(threads.value());
+
+  // Which directories to load, under which names.
+  std::vector<std::pair<std::string, std::string>> wanted;  // name, dir
+  Discovery found;
+  if (args->has("models-dir")) {
+    auto d = discover_models(args->get("models-dir"));
+    if (!d.ok()) return fail(d.error().message, 1);
+    found = std::move(d).value();
+    for (const auto& s : found.skipped) std::fprintf(stderr, "skipped %s: %s\n", s.dir.c_str(), s.reason.c_str());
+  }
+  if (args->has("model")) {
+    for (const auto& spec : args->all("model")) {
+      std::string dir;
+      for (const auto& m : found.models)
+        if (m.name == spec || std::filesystem::path(m.info.dir).filename() == spec) dir = m.info.dir;
+      if (dir.empty()) {
+        auto resolved = resolve_model_arg(spec);
+        if (!resolved.ok()) return fail(resolved.error().message, 1);
+        dir = resolved.value();
+      }
+      wanted.push_back({spec, dir});
+    }
+  } else {
+    for (const auto& m : found.models) wanted.push_back({m.name, m.info.dir});
+  }
+
+  std::vector<ServedModel> models;
+  for (const auto& [name, dir] : wanted) {
+    auto loaded = Embedder::load(dir);
+    if (!loaded.ok()) {
+      if (args->has("model")) return fail(loaded.error().message, 1);
+      std::fprintf(stderr, "skipped %s: %s\n", dir.c_str(), loaded.error().message.c_str());
+      continue;
+    }
+    ServedModel m;
+    m.name = name;
+    const std::string base = std::filesystem::path(name).filename().string();
+    if (base != name) m.aliases.push_back(base);
+    m.model = std::move(loaded).value();
+    std::fprintf(stderr, "loaded %s (%s: %s, %d-d) from %s\n", name.c_str(), model_kind_name(m.model->info().kind),
+                 capabilities_string(m.model->info().caps).c_str(), m.model->dim(), dir.c_str());
+    models.push_back(std::move(m));
+  }
+  if (models.empty()) return fail("no model to serve", 1);
+  return run_server(o, std::move(models));
+}
+
+}  // namespace cc

@@ -1,0 +1,56 @@
+// The server's request model: what a client asked for, after JSON parsing and before any
+// decoding, and the errors it can get back ({"error": {"message", "type", "param"}}).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cc {
+
+struct ApiError {
+  int status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;  // the request field at fault, when there is one
+};
+
+inline ApiError bad_request(std::string message, std::string param = "") {
+  return {400, std::move(message), "invalid_request_error", std::move(param)};
+}
+
+enum class Modality { kText, kImage, kAudio };
+const char* modality_name(Modality m);
+
+struct InputItem {
+  Modality modality = Modality::kText;
+  std::string text;            // kText
+  std::vector<uint8_t> bytes;  // kImage / kAudio: the encoded file
+  std::string fetch_url;       // http(s) media, fetched later (only with --allow-fetch)
+};
+
+enum class Api { kOllama, kOpenAI };  // POST /api/embed (the Go server's shape), POST /v1/embeddings
+
+struct EmbedRequest {
+  std::string model;  // empty: the only model, if there is exactly one
+  std::vector<InputItem> items;
+  bool input_is_list = false;         // errors then name items as input[i]
+  bool truncate = true;               // false: texts over the limit are an error
+  bool base64 = false;                // OpenAI encoding_format "base64"
+  std::optional<int64_t> dimensions;  // OpenAI: must equal the model's
+};
+
+struct ParseLimits {
+  size_t max_items = 256;
+  bool allow_fetch = false;
+};
+
+// Parses a request body. `input` is a string, a list of strings, or a list of content parts:
+//   {"type":"text","text":…}  {"type":"image_url","image_url":{"url":…}}  {"type":"audio_url","audio_url":{"url":…}}
+//   {"type":"input_audio","input_audio":{"data":<base64>,"format":"wav|mp3|flac|ogg"}}
+//   {"type":"media","data":<base64>,"mime_type":…}
+// URLs are data: URIs, or http(s) when fetching is enabled.
+std::optional<ApiError> parse_embed_request(const std::string& body, Api api, const ParseLimits& limits, EmbedRequest* out);
+
+}  // namespace cc

@@ -1,0 +1,180 @@
+#include "server/batcher.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cc {
+
+void Job::fill(size_t index, const float* v, int dim) {
+  std::lock_guard<std::mutex> lock(mu_);
+  vectors[index].assign(v, v + dim);
+  if (--remaining_ == 0) cv_.notify_all();
+}
+
+void Job::fail(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error.empty()) error = message;
+  remaining_ = 0;
+  cv_.notify_all();
+}
+
+Job::Outcome Job::wait(Clock::time_point deadline, const std::function<bool()>& client_gone) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (remaining_ > 0) {
+    if (Clock::now() >= deadline) {
+      cancelled_ = true;
+      return Outcome::kTimeout;
+    }
+    cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(10)));
+    if (remaining_ > 0 && client_gone && client_gone()) {
+      cancelled_ = true;
+      return Outcome::kCancelled;
+    }
+  }
+  return Outcome::kDone;
+}
+
+Batcher::Batcher(const BatcherOptions& opts, Metrics& metrics) : opts_(opts), metrics_(metrics) {
+  worker_ = std::thread([this] { run(); });
+}
+
+Batcher::~Batcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void Batcher::add_model(const std::string& name, const Embedder* model) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Modality m : {Modality::kText, Modality::kImage, Modality::kAudio}) {
+    lanes_.push_back(std::make_unique<Lane>(Lane{name, model, m, {}}));
+    update_depth(*lanes_.back());
+  }
+}
+
+void Batcher::update_depth(const Lane& lane) {
+  metrics_.set("clipclap_queue_depth", {{"model", lane.model}, {"modality", modality_name(lane.modality)}},
+               static_cast<double>(lane.items.size()));
+}
+
+bool Batcher::submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queued_ + items.size() > opts_.max_queue) return false;
+  const auto now = Clock::now();
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (auto& lane : lanes_) {
+      if (lane->model != model || lane->modality != items[i].modality) continue;
+      lane->items.push_back({job, i, std::move(items[i]), now});
+      update_depth(*lane);
+      break;
+    }
+  }
+  queued_ += items.size();
+  cv_.notify_all();
+  return true;
+}
+
+std::vector<Batcher::Item> Batcher::take_batch(Lane& lane) {
+  // Drop the items of cancelled requests (timed out, or their client left).
+  const size_t before = lane.items.size();
+  lane.items.erase(std::remove_if(lane.items.begin(), lane.items.end(), [](const Item& it) { return it.job->cancelled(); }),
+                   lane.items.end());
+  queued_ -= before - lane.items.size();
+  // Round-robin over the requests in arrival order: their first items, then their second...
+  std::map<Job*, int> order;
+  std::vector<std::vector<size_t>> per_job;
+  for (size_t i = 0; i < lane.items.size(); ++i) {
+    auto [it, fresh] = order.emplace(lane.items[i].job.get(), static_cast<int>(per_job.size()));
+    if (fresh) per_job.emplace_back();
+    per_job[it->second].push_back(i);
+  }
+  std::vector<size_t> chosen;
+  for (size_t round = 0; chosen.size() < static_cast<size_t>(opts_.max_batch); ++round) {
+    bool any = false;
+    for (const auto& positions : per_job) {
+      if (round < positions.size() && chosen.size() < static_cast<size_t>(opts_.max_batch)) {
+        chosen.push_back(positions[round]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<Item> batch;
+  for (auto it = chosen.rbegin(); it != chosen.rend(); ++it) {
+    batch.push_back(std::move(lane.items[*it]));
+    lane.items.erase(lane.items.begin() + static_cast<std::ptrdiff_t>(*it));
+  }
+  std::reverse(batch.begin(), batch.end());
+  queued_ -= batch.size();
+  update_depth(lane);
+  return batch;
+}
+
+void Batcher::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    // A full lane goes first; otherwise the lane whose oldest item has waited longest, once
+    // it has waited max_wait (or at once when stopping).
+    Lane* full = nullptr;
+    Lane* oldest = nullptr;
+    for (auto& lane : lanes_) {
+      if (lane->items.empty()) continue;
+      if (lane->items.size() >= static_cast<size_t>(opts_.max_batch) && (!full || lane->items.front().at < full->items.front().at))
+        full = lane.get();
+      if (!oldest || lane->items.front().at < oldest->items.front().at) oldest = lane.get();
+    }
+    if (!oldest) {
+      if (stop_) return;
+      cv_.wait(lock);
+      continue;
+    }
+    Lane* lane = full;
+    if (!lane) {
+      const auto due = oldest->items.front().at + opts_.max_wait;
+      if (!stop_ && Clock::now() < due) {
+        cv_.wait_until(lock, due);
+        continue;
+      }
+      lane = oldest;
+    }
+    std::vector<Item> batch = take_batch(*lane);
+    if (batch.empty()) continue;
+    lock.unlock();
+    execute(*lane, batch);
+    lock.lock();
+  }
+}
+
+void Batcher::execute(const Lane& lane, std::vector<Item>& batch) {
+  const auto start = Clock::now();
+  const Embedder& model = *lane.embedder;
+  Result<Embeddings> e = Embeddings{};
+  if (lane.modality == Modality::kText) {
+    std::vector<std::vector<int32_t>> ids;
+    for (auto& it : batch) ids.push_back(std::move(it.data.ids));
+    e = model.embed_token_ids(ids);
+  } else if (lane.modality == Modality::kImage) {
+    std::vector<float> pixels;
+    for (auto& it : batch) pixels.insert(pixels.end(), it.data.pixels.begin(), it.data.pixels.end());
+    e = model.embed_pixel_values(pixels, static_cast<int>(batch.size()));
+  } else {
+    std::vector<ClapModel::ClipFeatures> clips;
+    for (auto& it : batch) clips.push_back(std::move(it.data.audio));
+    e = model.embed_audio_features(clips);
+  }
+  const Metrics::Labels labels = {{"model", lane.model}, {"modality", modality_name(lane.modality)}};
+  metrics_.observe("clipclap_batch_size", labels, static_cast<double>(batch.size()));
+  metrics_.observe("clipclap_inference_seconds", labels, std::chrono::duration<double>(Clock::now() - start).count());
+  if (!e.ok()) {
+    for (auto& it : batch) it.job->fail(e.error().message);
+    return;
+  }
+  metrics_.add("clipclap_items_embedded_total", labels, static_cast<double>(batch.size()));
+  for (size_t k = 0; k < batch.size(); ++k) batch[k].job->fill(batch[k].index, e->row(static_cast<int64_t>(k)), e->dim);
+}
+
+}  // namespace cc

@@ -1,0 +1,95 @@
+// Batching across requests. Items from concurrent requests queue per model and modality; one
+// inference thread takes a batch when a lane holds --max-batch items or its oldest item has
+// waited --max-wait. A batch takes items round-robin across the requests waiting in the lane,
+// so a request with many items gets its share of each batch and no more. One inference
+// thread (whose GEMMs use --threads cores) means batches never compete for cores.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/embedder.h"
+#include "server/metrics.h"
+#include "server/prepare.h"
+
+namespace cc {
+
+using Clock = std::chrono::steady_clock;
+
+// One request's items for one model, waiting for their vectors.
+class Job {
+ public:
+  explicit Job(size_t items) : vectors(items), remaining_(items) {}
+  void fill(size_t index, const float* v, int dim);
+  void fail(const std::string& message);
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+
+  enum class Outcome { kDone, kTimeout, kCancelled };
+  // Until every item is filled (or one failed), the deadline, or `client_gone` says so
+  // (asked every 10 ms). On timeout or cancellation the job is cancelled: its queued items
+  // are dropped and free their places.
+  Outcome wait(Clock::time_point deadline, const std::function<bool()>& client_gone);
+
+  std::vector<std::vector<float>> vectors;
+  std::string error;  // set when the tower failed
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t remaining_;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct BatcherOptions {
+  int max_batch = 32;
+  std::chrono::microseconds max_wait{5000};
+  size_t max_queue = 1024;  // items waiting across all lanes; beyond it requests get 503
+};
+
+class Batcher {
+ public:
+  Batcher(const BatcherOptions& opts, Metrics& metrics);
+  ~Batcher();  // finishes what is queued, then stops
+
+  void add_model(const std::string& name, const Embedder* model);
+  // Queues a request's prepared items, all or none: false when the queue is full.
+  bool submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items);
+
+ private:
+  struct Item {
+    std::shared_ptr<Job> job;
+    size_t index;
+    Prepared data;
+    Clock::time_point at;
+  };
+  struct Lane {
+    std::string model;
+    const Embedder* embedder;
+    Modality modality;
+    std::deque<Item> items;
+  };
+  void run();
+  std::vector<Item> take_batch(Lane& lane);
+  void execute(const Lane& lane, std::vector<Item>& batch);
+  void update_depth(const Lane& lane);
+
+  BatcherOptions opts_;
+  Metrics& metrics_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t queued_ = 0;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace cc
