@@ -19,4 +19,6 @@ echo "== python: the ONNX exports against the engine"
 venv=$(scripts/setup-venv.sh)
 "$venv/bin/python" tests/python/test_onnx_export.py --binary build/release/clipclap
 "$venv/bin/python" tests/python/test_export_script.py --binary build/release/clipclap
+echo "== python: the official OpenAI client against clipclap serve"
+"$venv/bin/python" tests/python/test_openai_client.py --binary build/release/clipclap
 run_ctest asan

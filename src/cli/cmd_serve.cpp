@@ -125,15 +125,20 @@ int cmd_serve(int argc, char** argv) {
   }
   if (args->has("model")) {
     for (const auto& spec : args->all("model")) {
-      std::string dir;
+      std::string dir, name = spec;
       for (const auto& m : found.models)
-        if (m.name == spec || std::filesystem::path(m.info.dir).filename() == spec) dir = m.info.dir;
+        if (m.name == spec || std::filesystem::path(m.info.dir).filename() == spec) dir = m.info.dir, name = m.name;
       if (dir.empty()) {
         auto resolved = resolve_model_arg(spec);
         if (!resolved.ok()) return fail(resolved.error().message, 1);
         dir = resolved.value();
+        if (std::filesystem::is_directory(spec)) {  // a path: clients use its directory name
+          auto p = std::filesystem::path(spec).lexically_normal();
+          if (!p.has_filename()) p = p.parent_path();  // "dir/"
+          name = p.filename().string();
+        }
       }
-      wanted.push_back({spec, dir});
+      wanted.push_back({name, dir});
     }
   } else {
     for (const auto& m : found.models) wanted.push_back({m.name, m.info.dir});

@@ -1,6 +1,8 @@
 #include "core/gemm.h"
 
 #include <mutex>
+#include <list>
+#include <vector>
 #include <unordered_map>
 #include <vector>
 
@@ -49,27 +51,59 @@ struct MatmulShape {
   }
 };
 
-// Creating a primitive costs far more than running a small one, so each shape is made once.
-dnnl::matmul& cached_matmul(const MatmulShape& s) {
+// Creating a primitive costs far more than running a small one, so recent shapes are kept.
+// The cache is bounded (least recently used out): a server sees a new shape for every batch
+// size and text length, and an unbounded cache grew by ~4 MB/s under load.
+constexpr size_t kMatmulCacheEntries = 256;
+
+// A primitive and the scratch memory it needs. Scratch is supplied per call from one growing
+// buffer per thread (scratchpad_mode::user): with oneDNN's default, every cached primitive
+// keeps its own scratch buffer alive, which for a server's many shapes adds up to hundreds of MB.
+struct Matmul {
+  dnnl::matmul primitive;  // a handle: copies share the primitive
+  dnnl::memory::desc scratch;
+};
+
+Matmul cached_matmul(const MatmulShape& s) {
   static std::mutex mutex;
-  static std::unordered_map<std::string, dnnl::matmul> cache;
+  static std::list<std::pair<std::string, Matmul>> recent;  // most recent first
+  static std::unordered_map<std::string, decltype(recent)::iterator> cache;
   const std::string key = s.key();
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+  if (auto it = cache.find(key); it != cache.end()) {
+    recent.splice(recent.begin(), recent, it->second);
+    return it->second->second;
+  }
   using dt = dnnl::memory::data_type;
   dnnl::memory::desc a(s.a_dims, dt::f32, s.a_strides);
   dnnl::memory::desc b(s.b_dims, dt::f32, s.b_strides);
   dnnl::memory::desc c(s.c_dims, dt::f32, s.c_strides);
   dnnl::matmul::desc desc = s.bias ? dnnl::matmul::desc(a, b, dnnl::memory::desc({1, s.c_dims[1]}, dt::f32, {s.c_dims[1], 1}), c)
                                    : dnnl::matmul::desc(a, b, c);
-  dnnl::matmul::primitive_desc pd(desc, cpu_engine());
-  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+  recent.emplace_front(key, Matmul{dnnl::matmul(pd), pd.scratchpad_desc()});
+  cache[key] = recent.begin();
+  if (recent.size() > kMatmulCacheEntries) {
+    cache.erase(recent.back().first);
+    recent.pop_back();
+  }
+  return recent.front().second;
 }
 
 dnnl::memory wrap(const dims_t& dims, const dims_t& strides, const float* p) {
   return dnnl::memory(dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides), cpu_engine(),
                       const_cast<float*>(p));
+}
+
+void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
+  thread_local std::vector<uint8_t> scratch;
+  const size_t need = mm.scratch.get_size();
+  if (scratch.size() < need) scratch.resize(need);
+  if (need) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(mm.scratch, cpu_engine(), scratch.data()));
+  mm.primitive.execute(thread_stream(), args);
+  thread_stream().wait();
 }
 
 }  // namespace
@@ -84,13 +118,11 @@ void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   s.c_dims = {rows, l.out};
   s.c_strides = {l.out, 1};
   s.bias = l.bias != nullptr;
-  dnnl::matmul& mm = cached_matmul(s);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, x)},
                                              {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, l.weight)},
                                              {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, y)}};
   if (l.bias) args.emplace(DNNL_ARG_BIAS, wrap({1, l.out}, {l.out, 1}, l.bias));
-  mm.execute(thread_stream(), args);
-  thread_stream().wait();
+  run(cached_matmul(s), args);
 }
 
 void batched_matmul(const MatrixView& a, const MatrixView& b, const MatrixView& c) {
@@ -101,11 +133,10 @@ void batched_matmul(const MatrixView& a, const MatrixView& b, const MatrixView& 
   s.b_strides.assign(b.strides.begin(), b.strides.end());
   s.c_dims.assign(c.dims.begin(), c.dims.end());
   s.c_strides.assign(c.strides.begin(), c.strides.end());
-  dnnl::matmul& mm = cached_matmul(s);
-  mm.execute(thread_stream(), {{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, a.data)},
-                               {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, b.data)},
-                               {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, c.data)}});
-  thread_stream().wait();
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, a.data)},
+                                             {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, b.data)},
+                                             {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, c.data)}};
+  run(cached_matmul(s), args);
 }
 
 }  // namespace cc

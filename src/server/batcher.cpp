@@ -60,8 +60,18 @@ void Batcher::update_depth(const Lane& lane) {
                static_cast<double>(lane.items.size()));
 }
 
+void Batcher::drop_cancelled(Lane& lane) {
+  const size_t before = lane.items.size();
+  lane.items.erase(std::remove_if(lane.items.begin(), lane.items.end(), [](const Item& it) { return it.job->cancelled(); }),
+                   lane.items.end());
+  queued_ -= before - lane.items.size();
+  update_depth(lane);
+}
+
 bool Batcher::submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (queued_ + items.size() > opts_.max_queue)  // places held by timed-out or abandoned requests count as free
+    for (auto& lane : lanes_) drop_cancelled(*lane);
   if (queued_ + items.size() > opts_.max_queue) return false;
   const auto now = Clock::now();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -78,11 +88,7 @@ bool Batcher::submit(const std::string& model, const std::shared_ptr<Job>& job, 
 }
 
 std::vector<Batcher::Item> Batcher::take_batch(Lane& lane) {
-  // Drop the items of cancelled requests (timed out, or their client left).
-  const size_t before = lane.items.size();
-  lane.items.erase(std::remove_if(lane.items.begin(), lane.items.end(), [](const Item& it) { return it.job->cancelled(); }),
-                   lane.items.end());
-  queued_ -= before - lane.items.size();
+  drop_cancelled(lane);  // timed out, or their client left
   // Round-robin over the requests in arrival order: their first items, then their second...
   std::map<Job*, int> order;
   std::vector<std::vector<size_t>> per_job;

@@ -79,6 +79,7 @@ class Batcher {
   };
   void run();
   std::vector<Item> take_batch(Lane& lane);
+  void drop_cancelled(Lane& lane);
   void execute(const Lane& lane, std::vector<Item>& batch);
   void update_depth(const Lane& lane);
 

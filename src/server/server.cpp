@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 
 #include "core/base64.h"
 #include "core/sha256.h"
+#include "core/threads.h"
 #include "server/connection_watch.h"
 #include "server/metrics.h"
 
@@ -97,12 +99,24 @@ class Server {
       draining_ = true;
       http_.stop();  // no new connections; requests in flight finish (the pool drains)
     });
+    // glibc keeps freed memory in per-thread arenas; request bodies and decoded media come and
+    // go on 64 threads, so without a trim the RSS creeps up to every arena's high-water mark.
+    std::thread trimmer([this] {
+      std::unique_lock<std::mutex> lock(trim_mu_);
+      while (!trim_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; })) malloc_trim(0);
+    });
     ready_ = true;
     const bool ok = http_.listen_after_bind();
     if (!draining_) {  // listen failed on its own: wake the signal thread
       pthread_kill(signal_waiter.native_handle(), SIGTERM);
     }
     signal_waiter.join();
+    {
+      std::lock_guard<std::mutex> lock(trim_mu_);
+      stopped_ = true;
+    }
+    trim_cv_.notify_all();
+    trimmer.join();
     std::fprintf(stderr, "{\"time\":\"%s\",\"event\":\"stopped\"}\n", iso_time().c_str());
     return ok || draining_ ? 0 : 1;
   }
@@ -195,6 +209,8 @@ class Server {
     std::vector<Prepared> prepared(request.items.size());
     size_t tokens = 0;
     {
+      thread_local const bool serial = (run_serially_on_this_thread(), true);  // inference owns the cores
+      (void)serial;
       prepare_slots_.acquire();  // decoding is CPU work: at most one request per core at a time
       for (size_t i = 0; i < request.items.size(); ++i) {
         const std::string param = request.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
@@ -319,6 +335,9 @@ class Server {
   httplib::Server http_;
   std::counting_semaphore<1024> prepare_slots_;
   std::atomic<bool> ready_{false}, draining_{false};
+  std::mutex trim_mu_;
+  std::condition_variable trim_cv_;
+  bool stopped_ = false;
 };
 
 }  // namespace
