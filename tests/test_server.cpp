@@ -19,6 +19,7 @@ namespace {
 
 using nlohmann::json;
 using test::ServerProcess;
+using Clock = std::chrono::steady_clock;
 
 const std::string kModels = test::fixture("models");
 
@@ -302,6 +303,38 @@ TEST(Serve, FullQueueTimeoutAndAbandonedRequests) {
   httplib::Client c("127.0.0.1", t.port());
   EXPECT_NE(c.Get("/metrics")->body.find("status=\"499\""), std::string::npos);
   EXPECT_EQ(t.terminate(), 0);
+}
+
+TEST(Serve, AHugeRequestDoesNotHoldUpASmallOne) {
+  // Batches of 2: the big request's 48 clips need 24 batches; the small one, arriving after
+  // it, gets a place in the next batch (round-robin), not after all 48.
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny"), "--max-batch", "2", "--max-items", "64"});
+  ASSERT_GT(s.port(), 0);
+  json big = json::array();
+  for (int i = 0; i < 48; ++i) big.push_back(audio_part("audio/exact_10s_16k.flac"));
+  const std::string big_body = json{{"input", big}}.dump();
+  const auto t0 = Clock::now();
+  double big_s = 0, small_s = 0;
+  std::thread a([&] {
+    EXPECT_EQ(post(s.port(), "/api/embed", big_body).status, 200);
+    big_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  });
+  // Once the big one is queued (its items show in the queue depth), the small one.
+  httplib::Client c("127.0.0.1", s.port());
+  for (int i = 0; i < 500; ++i) {
+    auto m = c.Get("/metrics");
+    if (m && m->body.find("clipclap_batch_size_count{model=\"clipclap-tiny\",modality=\"audio\"}") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto t1 = Clock::now();
+  EXPECT_EQ(post(s.port(), "/api/embed", json{{"input", {audio_part("audio/tone_48k_pcm16.wav")}}}.dump()).status, 200);
+  small_s = std::chrono::duration<double>(Clock::now() - t1).count();
+  const double small_done = std::chrono::duration<double>(Clock::now() - t0).count();
+  a.join();
+  std::printf("big request (48 clips) %.3f s; small request (1 clip, sent during it) %.3f s, done at %.3f s\n", big_s, small_s, small_done);
+  EXPECT_LT(small_done, big_s);
+  EXPECT_LT(small_s, big_s / 4);
+  EXPECT_EQ(s.terminate(), 0);
 }
 
 TEST(Serve, SigtermFinishesRequestsInFlight) {
