@@ -83,13 +83,23 @@ class Server {
     http_.new_task_queue = [n = opts_.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     http_.set_payload_max_length(opts_.max_body_bytes);
     http_.set_keep_alive_timeout(2);
+    http_.set_keep_alive_max_count(100000);  // httplib closes after 5 by default; clients reuse connections
     http_.set_read_timeout(30);
     routes();
+    // httplib 0.11 listens with a backlog of 5: bursts of new connections overflow it and
+    // clients see resets after a 1-s SYN retry. The listening socket gets a real backlog.
+    int listen_fd = -1;
+    http_.set_socket_options([&listen_fd](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      if (listen_fd < 0) listen_fd = sock;
+    });
     const int port = opts_.port == 0 ? http_.bind_to_any_port(opts_.host) : (http_.bind_to_port(opts_.host, opts_.port) ? opts_.port : -1);
     if (port <= 0) {
       std::fprintf(stderr, "clipclap serve: cannot listen on %s:%d\n", opts_.host.c_str(), opts_.port);
       return 1;
     }
+    if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
     std::printf("listening on http://%s:%d\n", opts_.host.c_str(), port);
     std::fflush(stdout);
     std::thread signal_waiter([this, signals] {
@@ -353,6 +363,11 @@ sigset_t block_shutdown_signals() {
 
 int run_server(const ServerOptions& opts, std::vector<ServedModel> models) {
   block_shutdown_signals();
+  // glibc's malloc raises its mmap threshold after every large free, after which large
+  // buffers (request bodies, decoded media) stay in per-thread arenas; a fixed threshold
+  // returns them to the system, and fewer arenas fragment less.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_ARENA_MAX, 4);
   Server server(opts, std::move(models));
   return server.run();
 }
