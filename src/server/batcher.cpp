@@ -25,7 +25,7 @@ Job::Outcome Job::wait(Clock::time_point deadline, const std::function<bool()>& 
       cancelled_ = true;
       return Outcome::kTimeout;
     }
-    cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(10)));
+    cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
     if (remaining_ > 0 && client_gone && client_gone()) {
       cancelled_ = true;
       return Outcome::kCancelled;
@@ -53,6 +53,26 @@ void Batcher::add_model(const std::string& name, const Embedder* model) {
     lanes_.push_back(std::make_unique<Lane>(Lane{name, model, m, {}}));
     update_depth(*lanes_.back());
   }
+}
+
+Batcher::Announcement::Announcement(Batcher* b, std::string model, std::vector<Modality> items)
+    : batcher_(b), model_(std::move(model)), items_(std::move(items)) {
+  batcher_->announce(model_, items_, +1);
+}
+
+void Batcher::Announcement::delivered() {
+  if (open_) batcher_->announce(model_, items_, -1);
+  open_ = false;
+}
+
+void Batcher::announce(const std::string& model, const std::vector<Modality>& items, int sign) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Modality m : items)
+      for (auto& lane : lanes_)
+        if (lane->model == model && lane->modality == m) lane->incoming += sign;
+  }
+  cv_.notify_all();
 }
 
 void Batcher::update_depth(const Lane& lane) {
@@ -123,29 +143,32 @@ std::vector<Batcher::Item> Batcher::take_batch(Lane& lane) {
 void Batcher::run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    // A full lane goes first; otherwise the lane whose oldest item has waited longest, once
-    // it has waited max_wait (or at once when stopping).
+    // A full lane goes first; otherwise the lane that is due first: its oldest item has
+    // waited max_wait, plus incoming_wait while more of its items are being prepared (or at
+    // once when stopping).
     Lane* full = nullptr;
-    Lane* oldest = nullptr;
+    Lane* next = nullptr;
+    Clock::time_point next_due{};
     for (auto& lane : lanes_) {
       if (lane->items.empty()) continue;
       if (lane->items.size() >= static_cast<size_t>(opts_.max_batch) && (!full || lane->items.front().at < full->items.front().at))
         full = lane.get();
-      if (!oldest || lane->items.front().at < oldest->items.front().at) oldest = lane.get();
+      auto due = lane->items.front().at + opts_.max_wait;
+      if (lane->incoming > 0) due += opts_.incoming_wait;
+      if (!next || due < next_due) next = lane.get(), next_due = due;
     }
-    if (!oldest) {
+    if (!next) {
       if (stop_) return;
       cv_.wait(lock);
       continue;
     }
     Lane* lane = full;
     if (!lane) {
-      const auto due = oldest->items.front().at + opts_.max_wait;
-      if (!stop_ && Clock::now() < due) {
-        cv_.wait_until(lock, due);
+      if (!stop_ && Clock::now() < next_due) {
+        cv_.wait_until(lock, next_due);
         continue;
       }
-      lane = oldest;
+      lane = next;
     }
     std::vector<Item> batch = take_batch(*lane);
     if (batch.empty()) continue;

@@ -1,6 +1,8 @@
 // Batching across requests. Items from concurrent requests queue per model and modality; one
 // inference thread takes a batch when a lane holds --max-batch items or its oldest item has
-// waited --max-wait. A batch takes items round-robin across the requests waiting in the lane,
+// waited --max-wait. Requests announce their items before preparing them (decoding takes
+// milliseconds), and a lane with announced items waits for them a little longer, so that
+// requests arriving together share a batch. A batch takes items round-robin across the requests waiting in the lane,
 // so a request with many items gets its share of each batch and no more. One inference
 // thread (whose GEMMs use --threads cores) means batches never compete for cores.
 #pragma once
@@ -52,6 +54,7 @@ class Job {
 struct BatcherOptions {
   int max_batch = 32;
   std::chrono::microseconds max_wait{5000};
+  std::chrono::microseconds incoming_wait{100000};  // beyond max_wait, for items still being prepared
   size_t max_queue = 1024;  // items waiting across all lanes; beyond it requests get 503
 };
 
@@ -61,6 +64,24 @@ class Batcher {
   ~Batcher();  // finishes what is queued, then stops
 
   void add_model(const std::string& name, const Embedder* model);
+
+  // Items a request is about to prepare, per modality. Withdrawn once they are submitted
+  // (delivered()), or when the object goes away (the request failed first).
+  class Announcement {
+   public:
+    Announcement(Batcher* b, std::string model, std::vector<Modality> items);
+    ~Announcement() { delivered(); }
+    void delivered();
+    Announcement(const Announcement&) = delete;
+    Announcement& operator=(const Announcement&) = delete;
+
+   private:
+    Batcher* batcher_;
+    std::string model_;
+    std::vector<Modality> items_;
+    bool open_ = true;
+  };
+
   // Queues a request's prepared items, all or none: false when the queue is full.
   bool submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items);
 
@@ -76,7 +97,9 @@ class Batcher {
     const Embedder* embedder;
     Modality modality;
     std::deque<Item> items;
+    int incoming = 0;  // announced, still being prepared
   };
+  void announce(const std::string& model, const std::vector<Modality>& items, int sign);
   void run();
   std::vector<Item> take_batch(Lane& lane);
   void drop_cancelled(Lane& lane);
