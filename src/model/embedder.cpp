@@ -95,13 +95,8 @@ Result<Embeddings> Embedder::embed_audio_features(const std::vector<ClapModel::C
 }
 
 Result<Embeddings> Embedder::embed_texts(const std::vector<std::string>& texts) const {
-  std::vector<std::vector<int32_t>> ids;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    auto t = tokenize(texts[i]);
-    if (!t.ok()) return t.error().context("text " + std::to_string(i));
-    ids.push_back(std::move(t).value());
-  }
-  return embed_token_ids(ids);
+  if (!info_.caps.text) return lacks("text");
+  return clip_ ? clip_->embed_texts(texts) : clap_text_->embed_texts(texts);
 }
 
 Result<Embeddings> Embedder::embed_images(const std::vector<Image>& images) const {

@@ -22,6 +22,8 @@ from PIL import Image
 from transformers import ClapFeatureExtractor, CLIPImageProcessor, CLIPTokenizerFast
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import Checks  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
 from make_fixtures import load_at_48k  # noqa: E402  (the fixtures' own audio pipeline)
 
@@ -79,13 +81,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", type=Path, default=ROOT / "build" / "release" / "clipclap")
     args = ap.parse_args()
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        passed += bool(ok)
-        failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    check = Checks()
 
     config = json.loads((BUNDLE / "clip_config.json").read_text())
     tok = CLIPTokenizerFast.from_pretrained(str(BUNDLE))
@@ -130,8 +126,7 @@ def main():
         for what in want:
             diff = np.abs(results["bundle export"][what] - results["checkpoint export"][what]).max()
             check(diff <= 1e-6, f"bundle and checkpoint exports agree on {what}: max |diff| {diff:.2e}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

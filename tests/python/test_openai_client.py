@@ -19,6 +19,8 @@ import numpy as np
 import openai
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import Checks  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 BUNDLE = FIXTURES / "models" / "clipclap-tiny"
 
@@ -31,13 +33,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", type=Path, default=ROOT / "build" / "release" / "clipclap")
     args = ap.parse_args()
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        passed += bool(ok)
-        failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    check = Checks()
 
     def engine(*flags):
         out = subprocess.run([str(args.binary), "embed", "--model", str(BUNDLE), *map(str, flags)],
@@ -88,8 +84,7 @@ def main():
         server.terminate()
         code = server.wait(timeout=60)
         check(code == 0, f"server exits {code} on SIGTERM")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
