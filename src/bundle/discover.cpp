@@ -53,9 +53,9 @@ void walk(Discovery& d, const fs::path& root, const fs::path& dir, int depth) {
   for (const auto& child : children) {
     const std::string leaf = child.filename().string();
     if (leaf.rfind("models--", 0) == 0) {  // the HF cache
-      std::string name = leaf.substr(8);
-      const size_t sep = name.find("--");
-      if (sep != std::string::npos) name.replace(sep, 2, "/");
+      const std::string rest = leaf.substr(8);  // org--name
+      const size_t sep = rest.find("--");
+      const std::string name = sep == std::string::npos ? rest : rest.substr(0, sep) + '/' + rest.substr(sep + 2);
       const std::string snapshot = hf_cache_snapshot(child);
       if (snapshot.empty()) d.skipped.push_back({child.string(), "a Hugging Face cache entry without snapshots"});
       else add(d, name, snapshot);

@@ -106,7 +106,10 @@ const char* model_kind_name(ModelKind k) {
 std::string capabilities_string(const Capabilities& c) {
   std::string s;
   for (auto [on, name] : {std::pair{c.text, "text"}, std::pair{c.image, "image"}, std::pair{c.audio, "audio"}})
-    if (on) s += (s.empty() ? "" : ",") + std::string(name);
+    if (on) {
+      if (!s.empty()) s += ',';
+      s += name;
+    }
   return s;
 }
 
