@@ -20,8 +20,8 @@ Result<Args> Args::parse(const std::vector<Flag>& flags, int argc, char** argv) 
     auto f = std::find_if(flags.begin(), flags.end(), [&](const Flag& x) { return x.name == name; });
     if (f == flags.end()) return error("unknown option --" + name + " (see --help)");
     if (f->value_name.empty()) {
-      if (inline_value) return error(std::string("option --").append(name).append(" takes no value"));
-      value = "1";
+      if (inline_value) return error("option --" + name + " takes no value");
+      value.assign(1, '1');  // not `= "1"`: GCC 12 warns falsely (-Wrestrict) on that assignment here
     } else if (!inline_value) {
       if (i + 1 >= argc) return error("option --" + name + " needs a value " + f->value_name);
       value = argv[++i];
