@@ -87,11 +87,14 @@ Result<ClapModel::ClipFeatures> Embedder::audio_features(const Audio& clip, cons
   return clap_->clip_features(clip, opts);
 }
 
+Result<Embeddings> Embedder::into_space(Result<Embeddings> clap_vectors) const {
+  if (!clap_vectors.ok() || !audio_to_clip_) return clap_vectors;
+  return audio_to_clip_->apply(clap_vectors.value());
+}
+
 Result<Embeddings> Embedder::embed_audio_features(const std::vector<ClapModel::ClipFeatures>& clips) const {
   if (!info_.caps.audio) return lacks("audio");
-  CC_TRY(Embeddings clap_vectors, clap_->embed_clip_features(clips));
-  if (!audio_to_clip_) return clap_vectors;
-  return audio_to_clip_->apply(clap_vectors);
+  return into_space(clap_->embed_clip_features(clips));
 }
 
 Result<Embeddings> Embedder::embed_texts(const std::vector<std::string>& texts) const {
@@ -106,13 +109,7 @@ Result<Embeddings> Embedder::embed_images(const std::vector<Image>& images) cons
 
 Result<Embeddings> Embedder::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
   CC_CHECK(check_audio_options(opts));
-  std::vector<ClapModel::ClipFeatures> features;
-  for (size_t i = 0; i < clips.size(); ++i) {
-    auto f = clap_->clip_features(clips[i], opts);
-    if (!f.ok()) return f.error().context("audio " + std::to_string(i));
-    features.push_back(std::move(f).value());
-  }
-  return embed_audio_features(features);
+  return into_space(clap_->embed_audio(clips, opts));
 }
 
 }  // namespace cc

@@ -57,6 +57,8 @@ class Embedder {
  private:
   Embedder() = default;
   Error lacks(const char* modality) const;
+  // CLAP's vectors as this model returns them: through W into CLIP's space when it has one.
+  Result<Embeddings> into_space(Result<Embeddings> clap_vectors) const;
   ModelInfo info_;
   std::unique_ptr<ClipModel> clip_;
   std::unique_ptr<ClapModel> clap_;
