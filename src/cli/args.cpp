@@ -73,15 +73,26 @@ Result<double> Args::get_double(const std::string& name, double fallback, double
   return v;
 }
 
-Result<std::vector<int>> Args::get_int_list(const std::string& name, const std::string& fallback) const {
-  std::vector<int> out;
-  std::string s = get(name, fallback);
+std::vector<std::string> Args::get_list(const std::string& name, const std::string& fallback) const {
+  std::vector<std::string> out;
+  const std::string s = get(name, fallback);
+  if (s.empty()) return out;
   size_t start = 0;
   while (start <= s.size()) {
     const size_t comma = std::min(s.find(',', start), s.size());
-    CC_TRY(int v, parse_int(name, s.substr(start, comma - start), 1, 1 << 20));
-    out.push_back(v);
+    out.push_back(s.substr(start, comma - start));
     start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::vector<int>> Args::get_int_list(const std::string& name, const std::string& fallback) const {
+  std::vector<std::string> items = get_list(name, fallback);
+  if (items.empty()) items.push_back("");  // an empty list is an error, as an empty number is
+  std::vector<int> out;
+  for (const auto& item : items) {
+    CC_TRY(int v, parse_int(name, item, 1, 1 << 20));
+    out.push_back(v);
   }
   return out;
 }

@@ -28,6 +28,7 @@ class Args {
   const std::vector<std::pair<std::string, std::string>>& in_order() const { return items_; }
   Result<int> get_int(const std::string& name, int fallback, int min, int max) const;
   Result<double> get_double(const std::string& name, double fallback, double min, double max) const;
+  std::vector<std::string> get_list(const std::string& name, const std::string& fallback = "") const;  // "a,b,c"; "" -> {}
   Result<std::vector<int>> get_int_list(const std::string& name, const std::string& fallback) const;
 
  private:

@@ -37,19 +37,6 @@ const std::vector<Flag> kFlags = {
     {"help", "", "show this text"},
 };
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t end = s.find(',', start);
-    const std::string part = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!part.empty()) out.push_back(part);
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
@@ -109,7 +96,8 @@ int cmd_serve(int argc, char** argv) {
   o.prepare.image.max_pixels = max_pixels.value();
   o.prepare.audio.max_seconds = max_audio.value();
   o.prepare.long_audio.mode = long_audio.value();
-  o.prepare.fetch_hosts = split_commas(args->get("allow-fetch"));
+  o.prepare.fetch_hosts = args->get_list("allow-fetch");
+  std::erase(o.prepare.fetch_hosts, std::string());  // "a,,b" and a trailing comma
   o.parse.allow_fetch = !o.prepare.fetch_hosts.empty();
   if (!args->has("models-dir") && !args->has("model")) return fail("give --models-dir DIR or --model NAME|DIR|org/name", 2);
   set_num_threads(threads.value());

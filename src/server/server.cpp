@@ -147,8 +147,7 @@ class Server {
     if (e.status == 503) res.set_header("Retry-After", "1");
   }
 
-  void finish(const httplib::Request& req, const httplib::Response& res, const Log& log, Clock::time_point start,
-              const std::string& error_type_text = "") {
+  void finish(const httplib::Request& req, const httplib::Response& res, const Log& log, Clock::time_point start) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const int code = res.status == -1 ? 200 : res.status;  // httplib fills in 200 after the handler
     const std::string status = std::to_string(code);
@@ -156,7 +155,7 @@ class Server {
     metrics_.add("clipclap_requests_total", {{"route", req.path}, {"model", log.model}, {"modality", modality}, {"status", status}});
     if (code >= 400)
       metrics_.add("clipclap_request_errors_total", {{"route", req.path}, {"model", log.model}, {"modality", modality},
-                                                     {"status", status}, {"type", error_type_text.empty() ? error_type(code) : error_type_text}});
+                                                     {"status", status}, {"type", error_type(code)}});
     metrics_.observe("clipclap_request_duration_seconds", {{"route", req.path}}, seconds);
     json line = {{"time", iso_time()}, {"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
                  {"status", code}, {"model", log.model}, {"items", log.items}, {"modalities", log.modalities},
