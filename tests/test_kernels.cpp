@@ -6,6 +6,7 @@
 #include "core/attention.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
+#include "core/scratch.h"
 #include "test_util.h"
 
 namespace cc {
@@ -17,6 +18,30 @@ std::vector<float> random_vector(size_t n, unsigned seed) {
   std::vector<float> v(n);
   for (float& x : v) x = d(rng);
   return v;
+}
+
+TEST(ScratchPool, ReusesBuffersAndStaysBounded) {
+  float* first = nullptr;
+  {
+    Scratch a(1000, 2.0f);
+    EXPECT_EQ(a.size(), 1000u);
+    EXPECT_EQ(a[999], 2.0f);
+    first = a.data();
+  }
+  {
+    Scratch b(800);  // a smaller request takes the free block: no new allocation per batch
+    EXPECT_EQ(b.data(), first);
+  }
+  {
+    Scratch big(5000, 0.0f);  // bigger than every free block: it replaces one, the pool does not grow
+    Scratch other(10);
+    EXPECT_NE(big.data(), other.data());
+    Scratch moved = std::move(big);
+    EXPECT_EQ(moved.size(), 5000u);
+    EXPECT_EQ(big.data(), nullptr);
+    moved = Scratch(20, 1.0f);
+    EXPECT_EQ(moved[19], 1.0f);
+  }
 }
 
 TEST(Kernels, LinearMatchesNaiveProduct) {

@@ -197,12 +197,12 @@ void HtsatTower::mel_to_image(const float* features, int n, int frames, float* i
   }
 }
 
-void HtsatTower::block_forward(const Block& blk, const Stage& s, std::vector<float>& x, int n) const {
+void HtsatTower::block_forward(const Block& blk, const Stage& s, Scratch& x, int n) const {
   const int H = s.height, W = s.width, C = s.dim, ws = s.window, S = ws * ws;
   const int hp = (H + ws - 1) / ws * ws, wp = (W + ws - 1) / ws * ws, nwx = wp / ws, windows = (hp / ws) * nwx;
   const int64_t tokens = static_cast<int64_t>(n) * H * W, rows = static_cast<int64_t>(n) * windows * S;
 
-  std::vector<float> h(tokens * C);
+  Scratch h(tokens * C);
   layer_norm(blk.layernorm_before, x.data(), tokens, h.data());
 
   // Window partition of the padded, rolled grid: window token (wy*ws+ty, wx*ws+tx) holds grid
@@ -214,12 +214,12 @@ void HtsatTower::block_forward(const Block& blk, const Stage& s, std::vector<flo
         const int y = (win / nwx * ws + t / ws + blk.shift) % hp, xx = (win % nwx * ws + t % ws + blk.shift) % wp;
         if (y < H && xx < W) source[(static_cast<int64_t>(b) * windows + win) * S + t] = (static_cast<int64_t>(b) * H + y) * W + xx;
       }
-  std::vector<float> win_in(rows * C, 0.0f);
+  Scratch win_in(rows * C, 0.0f);
 #pragma omp parallel for
   for (int64_t r = 0; r < rows; ++r)
     if (source[r] >= 0) std::memcpy(&win_in[r * C], &h[source[r] * C], C * sizeof(float));
 
-  std::vector<float> q(rows * C), k(rows * C), v(rows * C), ctx(rows * C);
+  Scratch q(rows * C), k(rows * C), v(rows * C), ctx(rows * C);
   linear(blk.query, win_in.data(), rows, q.data());
   linear(blk.key, win_in.data(), rows, k.data());
   linear(blk.value, win_in.data(), rows, v.data());
@@ -241,7 +241,7 @@ void HtsatTower::block_forward(const Block& blk, const Stage& s, std::vector<flo
       for (int ch = 0; ch < C; ++ch) x[source[r] * C + ch] += q[r * C + ch];
 
   layer_norm(blk.layernorm_after, x.data(), tokens, h.data());
-  std::vector<float> mlp(tokens * blk.intermediate.out);
+  Scratch mlp(tokens * blk.intermediate.out);
   linear(blk.intermediate, h.data(), tokens, mlp.data());
   activate(c_.act, mlp.data(), static_cast<int64_t>(mlp.size()));
   linear(blk.fc_out, mlp.data(), tokens, h.data());
@@ -257,7 +257,7 @@ void HtsatTower::fuse(const float* image, int n, float* g) const {
   const int64_t tokens = static_cast<int64_t>(n) * G * G;
   const int64_t local_rows = static_cast<int64_t>(n) * 3 * G * wl;
   const int K = 3 * P * P;
-  std::vector<float> cols(local_rows * K);
+  Scratch cols(local_rows * K);
 #pragma omp parallel for
   for (int64_t r = 0; r < local_rows; ++r) {
     const int64_t b = r / (3 * G * wl), j = r / (G * wl) % 3, h = r / wl % G, w = r % wl;
@@ -265,16 +265,16 @@ void HtsatTower::fuse(const float* image, int n, float* g) const {
     for (int ky = 0; ky < P; ++ky)
       std::memcpy(&cols[r * K + ky * 3 * P], &img[(h * P + ky) * S + w * 3 * P], 3 * P * sizeof(float));
   }
-  std::vector<float> conv(local_rows * C);
+  Scratch conv(local_rows * C);
   linear(fusion_.mel_conv, cols.data(), local_rows, conv.data());
-  std::vector<float> l(tokens * C, 0.0f);  // width j*wl + w; columns past 3*wl stay zero
+  Scratch l(tokens * C, 0.0f);  // width j*wl + w; columns past 3*wl stay zero
   for (int64_t r = 0; r < local_rows; ++r) {
     const int64_t b = r / (3 * G * wl), j = r / (G * wl) % 3, h = r / wl % G, w = r % wl;
     std::memcpy(&l[((b * G + h) * G + j * wl + w) * C], &conv[r * C], C * sizeof(float));
   }
 
   const int R = fusion_.local1.out;
-  std::vector<float> a(tokens * C), mid(tokens * R), local(tokens * C);
+  Scratch a(tokens * C), mid(tokens * R), local(tokens * C);
   for (int64_t i = 0; i < tokens * C; ++i) a[i] = g[i] + l[i];
   linear(fusion_.local1, a.data(), tokens, mid.data());  // local attention: per token
   batch_norm(fusion_.local_bn1, mid.data(), tokens);
@@ -327,12 +327,12 @@ Result<Embeddings> HtsatTower::embed_clips(const float* features, int n, int fra
   if (n == 0) return out;
 
   const int channels = c_.channels();
-  std::vector<float> image(static_cast<size_t>(n) * channels * S * S);
+  Scratch image(static_cast<size_t>(n) * channels * S * S);
   mel_to_image(features, n * channels, frames, image.data());
 
   // Patch embedding of channel 0: the stride-P convolution as im2col + GEMM.
   const int64_t tokens0 = static_cast<int64_t>(n) * G * G;
-  std::vector<float> cols(tokens0 * P * P);
+  Scratch cols(tokens0 * P * P);
 #pragma omp parallel for
   for (int64_t t = 0; t < tokens0; ++t) {
     const int64_t b = t / (G * G), gy = t / G % G, gx = t % G;
@@ -340,7 +340,7 @@ Result<Embeddings> HtsatTower::embed_clips(const float* features, int n, int fra
     for (int ky = 0; ky < P; ++ky)
       std::memcpy(&cols[t * P * P + ky * P], &img[(gy * P + ky) * S + gx * P], P * sizeof(float));
   }
-  std::vector<float> x(tokens0 * c_.embed_dim);
+  Scratch x(tokens0 * c_.embed_dim);
   linear(patch_embed_, cols.data(), tokens0, x.data());
   if (c_.fusion) fuse(image.data(), n, x.data());
   if (c_.patch_norm) layer_norm(patch_norm_, x.data(), tokens0, x.data());
@@ -351,7 +351,7 @@ Result<Embeddings> HtsatTower::embed_clips(const float* features, int n, int fra
     // Patch merging: 2x2 neighbours (even/even, odd/even, even/odd, odd/odd) concatenated, LayerNorm, Linear.
     const int H = s.height, W = s.width, C = s.dim, H2 = (H + 1) / 2, W2 = (W + 1) / 2;
     const int64_t merged = static_cast<int64_t>(n) * H2 * W2;
-    std::vector<float> cat(merged * 4 * C, 0.0f);
+    Scratch cat(merged * 4 * C, 0.0f);
 #pragma omp parallel for
     for (int64_t t = 0; t < merged; ++t) {
       const int64_t b = t / (H2 * W2), y = t / W2 % H2 * 2, xx = t % W2 * 2;
@@ -361,7 +361,7 @@ Result<Embeddings> HtsatTower::embed_clips(const float* features, int n, int fra
           std::memcpy(&cat[(t * 4 + q) * C], &x[((b * H + y + dy[q]) * W + xx + dx[q]) * C], C * sizeof(float));
     }
     layer_norm(s.merge_norm, cat.data(), merged, cat.data());
-    x.assign(merged * 2 * C, 0.0f);
+    x = Scratch(merged * 2 * C);
     linear(s.merge_reduction, cat.data(), merged, x.data());
   }
 

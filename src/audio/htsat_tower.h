@@ -14,6 +14,7 @@
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/projection_head.h"
+#include "core/scratch.h"
 
 namespace cc {
 
@@ -77,7 +78,7 @@ class HtsatTower {
   Result<Embeddings> embed_clips(const float* features, int count, int frames) const;
   void mel_to_image(const float* features, int images, int frames, float* image) const;
   void fuse(const float* image, int count, float* global) const;
-  void block_forward(const Block& b, const Stage& s, std::vector<float>& x, int count) const;
+  void block_forward(const Block& b, const Stage& s, Scratch& x, int count) const;
 
   HtsatConfig c_;
   BatchNorm input_bn_;  // over mel bins

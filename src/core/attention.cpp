@@ -1,17 +1,17 @@
 #include "core/attention.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "core/gemm.h"
 #include "core/kernels.h"
+#include "core/scratch.h"
 
 namespace cc {
 
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale,
                const AttentionMask& mask) {
   const int64_t B = s.batch, H = s.heads, S = s.seq, Dh = s.head_dim, D = H * Dh;
-  std::vector<float> scores(static_cast<size_t>(B * H * S * S));
+  Scratch scores(static_cast<size_t>(B * H * S * S));
 
   // [B, S, H, Dh] seen as {B, H, S, Dh}: head h of item b starts at b*S*D + h*Dh.
   const std::array<int64_t, 4> head_major{S * D, Dh, D, 1};

@@ -1,7 +1,7 @@
 #include "core/encoder_layer.h"
 
 #include <cmath>
-#include <vector>
+#include "core/scratch.h"
 
 namespace cc {
 
@@ -22,7 +22,7 @@ void encoder_layer(const EncoderLayer& l, const EncoderConfig& c, float* x, int 
                    const AttentionMask& mask) {
   const int64_t rows = static_cast<int64_t>(batch) * seq;
   const int64_t n = rows * c.hidden;
-  std::vector<float> h(n), q(n), k(n), v(n), ctx(n);
+  Scratch h(n), q(n), k(n), v(n), ctx(n);
 
   layer_norm(l.layer_norm1, x, rows, h.data());
   linear(l.q_proj, h.data(), rows, q.data());
@@ -35,7 +35,7 @@ void encoder_layer(const EncoderLayer& l, const EncoderConfig& c, float* x, int 
   add_inplace(x, h.data(), n);
 
   layer_norm(l.layer_norm2, x, rows, h.data());
-  std::vector<float> mlp(rows * c.intermediate);
+  Scratch mlp(rows * c.intermediate);
   linear(l.fc1, h.data(), rows, mlp.data());
   activate(c.act, mlp.data(), static_cast<int64_t>(mlp.size()));
   linear(l.fc2, mlp.data(), rows, h.data());

@@ -1,7 +1,6 @@
 #include "server/server.h"
 
 #include <httplib.h>
-#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 #include "core/base64.h"
 #include "core/sha256.h"
 #include "core/threads.h"
+#include "server/allocator.h"
 #include "server/connection_watch.h"
 #include "server/metrics.h"
 
@@ -63,6 +63,22 @@ const char* error_type(int status) {
     default: return status >= 500 ? "server_error" : "invalid_request_error";
   }
 }
+
+// A place among the requests being parsed and prepared; given back early or on any return.
+class PrepareSlot {
+ public:
+  explicit PrepareSlot(std::counting_semaphore<1024>& slots) : slots_(&slots) { slots_->acquire(); }
+  ~PrepareSlot() { release(); }
+  PrepareSlot(const PrepareSlot&) = delete;
+  PrepareSlot& operator=(const PrepareSlot&) = delete;
+  void release() {
+    if (slots_) slots_->release();
+    slots_ = nullptr;
+  }
+
+ private:
+  std::counting_semaphore<1024>* slots_;
+};
 
 class Server {
  public:
@@ -177,6 +193,11 @@ class Server {
     const auto deadline = start + std::chrono::seconds(opts_.timeout_s);
     metrics_.add("clipclap_received_bytes_total", {{"route", req.path}}, static_cast<double>(req.body.size()));
     if (!authorised(req)) return send_error(res, {401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error", ""});
+    // Parsing, decoding and preprocessing are CPU work: at most one request per core at a time.
+    // Parsing inside the slot also keeps waiting requests' decoded media out of memory.
+    PrepareSlot slot(prepare_slots_);
+    thread_local const bool serial = (run_serially_on_this_thread(), true);  // inference owns the cores
+    (void)serial;
     EmbedRequest request;
     if (auto e = parse_embed_request(req.body, api, opts_.parse, &request)) return send_error(res, *e);
     std::set<std::string> kinds;
@@ -212,20 +233,13 @@ class Server {
     std::vector<Prepared> prepared(request.items.size());
     size_t tokens = 0;
     const auto prepare_start = Clock::now();
-    {
-      thread_local const bool serial = (run_serially_on_this_thread(), true);  // inference owns the cores
-      (void)serial;
-      prepare_slots_.acquire();  // decoding is CPU work: at most one request per core at a time
-      for (size_t i = 0; i < request.items.size(); ++i) {
-        const std::string param = request.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
-        if (auto e = prepare_item(model, request.items[i], param, request.truncate, opts_.prepare, &prepared[i])) {
-          prepare_slots_.release();
-          return send_error(res, *e);
-        }
-        tokens += prepared[i].ids.size();
-      }
-      prepare_slots_.release();
+    for (size_t i = 0; i < request.items.size(); ++i) {
+      const std::string param = request.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
+      if (auto e = prepare_item(model, request.items[i], param, request.truncate, opts_.prepare, &prepared[i])) return send_error(res, *e);
+      tokens += prepared[i].ids.size();
+      std::vector<uint8_t>().swap(request.items[i].bytes);  // the encoded file is not needed while the request waits
     }
+    slot.release();
     const auto queued_at = Clock::now();
     log.prepare_ms = std::chrono::duration<double, std::milli>(queued_at - prepare_start).count();
     auto job = std::make_shared<Job>(prepared.size());
@@ -359,17 +373,8 @@ sigset_t block_shutdown_signals() {
 
 int run_server(const ServerOptions& opts, std::vector<ServedModel> models) {
   block_shutdown_signals();
-  // glibc's malloc, tuned for a long-running server (measured on the full-size bundle):
-  // - few arenas: request threads' buffers share a few heaps instead of leaving sixteen
-  //   half-empty ones (RSS 260 -> ~110 MB under the 32-client soak test);
-  // - activations stay in the heap between batches: with glibc's defaults the inference
-  //   thread's arena was trimmed and refaulted every batch (0.4 s of system time per 6
-  //   batches, a batch of 8 images 480 ms instead of 385). The trim threshold is a balance:
-  //   256 MB kept RSS creeping (+10 % over the soak test's 20 s), 64 MB holds it (+1 %) and
-  //   keeps the server at 0.88 of the engine's batch-8 rate.
-  mallopt(M_ARENA_MAX, 4);
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  tune_malloc_for_server();
+  HeapTrimmer trimmer(1000);
   Server server(opts, std::move(models));
   return server.run();
 }

@@ -6,6 +6,7 @@
 
 #include "core/attention.h"
 #include "core/config.h"
+#include "core/scratch.h"
 #include "text/token_batch.h"
 
 namespace cc {
@@ -76,7 +77,7 @@ Result<Embeddings> ClapTextTower::embed(const std::vector<std::vector<int32_t>>&
   // Embeddings. create_position_ids_from_input_ids: non-padding tokens count up from
   // padding_idx + 1; a literal <pad> in the text keeps position padding_idx.
   const int64_t rows = static_cast<int64_t>(n) * seq;
-  std::vector<float> x(rows * d, 0.0f);
+  Scratch x(rows * d, 0.0f);
   for (int b = 0; b < n; ++b) {
     int counted = 0;
     for (int t = 0; t < lengths[b]; ++t) {
@@ -94,7 +95,7 @@ Result<Embeddings> ClapTextTower::embed(const std::vector<std::vector<int32_t>>&
   AttentionMask mask;
   mask.key_lengths = lengths.data();
   const int head_dim = d / c_.heads;
-  std::vector<float> q(rows * d), k(rows * d), v(rows * d), ctx(rows * d), h(rows * d), mid(rows * c_.intermediate);
+  Scratch q(rows * d), k(rows * d), v(rows * d), ctx(rows * d), h(rows * d), mid(rows * c_.intermediate);
   for (const Layer& l : layers_) {
     linear(l.query, x.data(), rows, q.data());
     linear(l.key, x.data(), rows, k.data());

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/config.h"
+#include "core/scratch.h"
 #include "text/token_batch.h"
 
 namespace cc {
@@ -57,7 +58,7 @@ Result<Embeddings> ClipTextTower::embed(const std::vector<std::vector<int32_t>>&
   std::vector<int>& lengths = tokens.lengths;
 
   // Embeddings: token + position, padded rows left zero (they are masked out).
-  std::vector<float> x(static_cast<size_t>(n) * seq * d, 0.0f);
+  Scratch x(static_cast<size_t>(n) * seq * d, 0.0f);
   for (int b = 0; b < n; ++b) {
     for (int t = 0; t < lengths[b]; ++t) {
       float* row = x.data() + (static_cast<size_t>(b) * seq + t) * d;

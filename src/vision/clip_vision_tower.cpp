@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/config.h"
+#include "core/scratch.h"
 
 namespace cc {
 
@@ -56,7 +57,7 @@ Embeddings ClipVisionTower::embed(const float* pixels, int n) const {
 
   // The patch convolution (stride = kernel = P, no bias) as im2col + GEMM; each patch is
   // flattened in the conv weight's (channel, row, column) order.
-  std::vector<float> cols(static_cast<size_t>(n) * patches * patch_len);
+  Scratch cols(static_cast<size_t>(n) * patches * patch_len);
 #pragma omp parallel for collapse(2)
   for (int b = 0; b < n; ++b) {
     for (int gy = 0; gy < g; ++gy) {
@@ -72,11 +73,11 @@ Embeddings ClipVisionTower::embed(const float* pixels, int n) const {
       }
     }
   }
-  std::vector<float> patch_embeds(static_cast<size_t>(n) * patches * d);
+  Scratch patch_embeds(static_cast<size_t>(n) * patches * d);
   linear(patch_embedding_, cols.data(), static_cast<int64_t>(n) * patches, patch_embeds.data());
 
   // [CLS, patches...] + position embeddings, then the pre-LayerNorm.
-  std::vector<float> x(static_cast<size_t>(n) * seq * d);
+  Scratch x(static_cast<size_t>(n) * seq * d);
   for (int b = 0; b < n; ++b) {
     for (int t = 0; t < seq; ++t) {
       float* row = x.data() + (static_cast<size_t>(b) * seq + t) * d;
