@@ -398,8 +398,8 @@ TEST(Soak, ThirtyTwoClientsForTwentySeconds) {  // run alone (ctest RUN_SERIAL):
   for (int i = 0; i < 32; ++i) clients.emplace_back(worker, i);
   // Warm-up under the same load for 30 s and at least 600 responses (at most 60 s): malloc's
   // heaps, the matmul primitive cache and thread stacks fill up. Measured over 160 s of this
-  // load: live heap data is flat from the start, the heaps' extent grows 56 -> 68 MB in the
-  // first 30 s and 68 -> 75 MB in the next 130 s. Then the 20 s measured: RSS every 0.5 s, the
+  // load, RSS in 10-s means: 130, 143 MB in the first 20 s, then 141-158 MB for the next 140 s
+  // (live heap data flat throughout). Then the 20 s measured: RSS every 0.5 s, the
   // mean of the first 4 s against the last 4 s. One sample swings with whatever 32 requests
   // hold at that instant; a leak shows as a trend between the windows.
   const auto warm_start = Clock::now();
