@@ -8,14 +8,19 @@ namespace cc {
 
 // Measured under the 32-client soak test (tests/test_server.cpp) and scripts/bench_server.py
 // on the full-size bundle; see README "The server under load".
-// - Few arenas: request threads share four heaps instead of leaving sixteen half-empty ones
-//   (RSS 260 -> ~150 MB).
+// - One arena: every thread allocates from the main heap. Sixteen arenas (glibc's default
+//   here) left RSS at ~260 MB under the soak load; four, ~150 MB, but each arena kept its own
+//   holes and the server's memory at rest wandered by up to +-9 % between two idle moments 20 s
+//   apart (12 soak runs). With one arena the same measure moved +0.5 ... +2.9 % (8 runs) and
+//   RSS at rest fell from ~83 to ~72 MB. The price is lock contention on the heap: server/engine
+//   at concurrency 8, medians of 3 rounds, 0.830 / 0.855 / 0.883 against 0.850 / 0.908 with four.
+//   (A leak of 4 KB per request reads +12.6 % on that measure: a heap that wanders hides it.)
 // - Buffers up to 32 MB stay in the heaps: with a 256 KB mmap threshold every decoded image
 //   was mapped and faulted in afresh on the request threads, which share the cores with
 //   inference (server/engine at concurrency 8: 0.82 instead of 0.89).
 // The towers' activations do not depend on this: they are pooled per thread (core/scratch.h).
 void tune_malloc_for_server() {
-  mallopt(M_ARENA_MAX, 4);
+  mallopt(M_ARENA_MAX, 1);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
 }
 

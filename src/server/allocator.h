@@ -1,4 +1,4 @@
-// glibc malloc policy for the long-running server: few arenas, buffers kept in the heaps, and
+// glibc malloc policy for the long-running server: one arena, buffers kept in the heaps, and
 // the heaps' free pages given back to the kernel once a second.
 #pragma once
 
