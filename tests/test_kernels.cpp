@@ -45,18 +45,23 @@ TEST(ScratchPool, ReusesBuffersAndStaysBounded) {
 }
 
 TEST(Kernels, LinearMatchesNaiveProduct) {
-  for (auto [rows, in, out] : {std::tuple{1, 3, 5}, std::tuple{7, 64, 33}, std::tuple{50, 768, 96}}) {
+  // Depths and widths with vector and block tails, with and without bias.
+  for (auto [rows, in, out] : {std::tuple{1, 3, 5}, std::tuple{7, 64, 33}, std::tuple{50, 768, 96}, std::tuple{13, 37, 7},
+                               std::tuple{6, 515, 1}, std::tuple{17, 48, 12}}) {
     auto x = random_vector(rows * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
-    std::vector<float> y(rows * out);
-    linear(Linear{w.data(), b.data(), in, out}, x.data(), rows, y.data());
-    double worst = 0;
-    for (int r = 0; r < rows; ++r)
-      for (int o = 0; o < out; ++o) {
-        double acc = b[o];
-        for (int i = 0; i < in; ++i) acc += static_cast<double>(x[r * in + i]) * w[o * in + i];
-        worst = std::max(worst, std::fabs(acc - y[r * out + o]) / (1 + std::fabs(acc)));
-      }
-    EXPECT_LT(worst, 1e-4) << rows << "x" << in << "x" << out;
+    for (bool bias : {true, false}) {
+      std::vector<float> y(rows * out, NAN);
+      linear(Linear{w.data(), bias ? b.data() : nullptr, in, out}, x.data(), rows, y.data());
+      double worst = 0;
+      for (int r = 0; r < rows; ++r)
+        for (int o = 0; o < out; ++o) {
+          double acc = bias ? b[o] : 0;
+          for (int i = 0; i < in; ++i) acc += static_cast<double>(x[r * in + i]) * w[o * in + i];
+          const double err = std::fabs(acc - y[r * out + o]) / (1 + std::fabs(acc));
+          worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+        }
+      EXPECT_LT(worst, 1e-4) << rows << "x" << in << "x" << out << (bias ? " with bias" : "");
+    }
   }
 }
 

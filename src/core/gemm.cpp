@@ -2,7 +2,6 @@
 
 #include <mutex>
 #include <list>
-#include <vector>
 #include <unordered_map>
 #include <vector>
 

@@ -12,8 +12,9 @@ namespace cc {
 //   here) left RSS at ~260 MB under the soak load; four, ~150 MB, but each arena kept its own
 //   holes and the server's memory at rest wandered by up to +-9 % between two idle moments 20 s
 //   apart (12 soak runs). With one arena the same measure moved +0.5 ... +2.9 % (8 runs) and
-//   RSS at rest fell from ~83 to ~72 MB. The price is lock contention on the heap: server/engine
-//   at concurrency 8, medians of 3 rounds, 0.830 / 0.855 / 0.883 against 0.850 / 0.908 with four.
+//   RSS at rest fell from ~83 to ~72 MB (two arenas: -4.0 ... +10.6 %). Lock contention on the
+//   one heap did not show: server/engine at concurrency 8, runs alternated, 0.830 / 0.855 /
+//   0.883 / 0.812 / 0.850 against 0.850 / 0.908 / 0.826 / 0.797 with four.
 //   (A leak of 4 KB per request reads +12.6 % on that measure: a heap that wanders hides it.)
 // - Buffers up to 32 MB stay in the heaps: with a 256 KB mmap threshold every decoded image
 //   was mapped and faulted in afresh on the request threads, which share the cores with
