@@ -78,21 +78,20 @@ Result<Image> decode_jpeg(const uint8_t* data, size_t size, const ImageLimits& l
   jpeg_start_decompress(&s->cinfo);
   const int w = static_cast<int>(s->cinfo.output_width), h = static_cast<int>(s->cinfo.output_height);
   s->image = make_image(w, h);
-  s->row.resize(static_cast<size_t>(w) * s->cinfo.output_components);
+  // RGB is decoded straight into the image; gray and CMYK go through one row and are expanded.
+  if (components != 3) s->row.resize(static_cast<size_t>(w) * s->cinfo.output_components);
   while (s->cinfo.output_scanline < s->cinfo.output_height) {
-    const int y = static_cast<int>(s->cinfo.output_scanline);
-    JSAMPROW rows[1] = {s->row.data()};
+    uint8_t* out = s->image.rgb.data() + static_cast<size_t>(s->cinfo.output_scanline) * w * 3;
+    JSAMPROW rows[1] = {components == 3 ? out : s->row.data()};
     jpeg_read_scanlines(&s->cinfo, rows, 1);
-    uint8_t* out = s->image.rgb.data() + static_cast<size_t>(y) * w * 3;
-    for (int x = 0; x < w; ++x) {
-      if (components == 1) {
-        out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = s->row[x];
-      } else if (components == 3) {
-        for (int c = 0; c < 3; ++c) out[3 * x + c] = s->row[3 * x + c];
-      } else {
+    const uint8_t* in = s->row.data();
+    if (components == 1) {
+      for (int x = 0; x < w; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[x];
+    } else if (components == 4) {
+      for (int x = 0; x < w; ++x) {
         // Pillow reads 4-component JPEGs as "CMYK;I": Adobe's inverted values.
-        const uint8_t cmyk[4] = {static_cast<uint8_t>(255 - s->row[4 * x]), static_cast<uint8_t>(255 - s->row[4 * x + 1]),
-                                 static_cast<uint8_t>(255 - s->row[4 * x + 2]), static_cast<uint8_t>(255 - s->row[4 * x + 3])};
+        const uint8_t cmyk[4] = {static_cast<uint8_t>(255 - in[4 * x]), static_cast<uint8_t>(255 - in[4 * x + 1]),
+                                 static_cast<uint8_t>(255 - in[4 * x + 2]), static_cast<uint8_t>(255 - in[4 * x + 3])};
         cmyk_to_rgb(cmyk, out + 3 * x);
       }
     }

@@ -71,36 +71,53 @@ Image resize_bicubic_window(const Image& in, int out_w, int out_h, int x0, int y
   const int row_lo = vertical ? ty.first[0] : y0;
   const int row_hi = vertical ? ty.first[h - 1] + ty.count[h - 1] : y0 + h;
 
-  // Horizontal pass over the needed rows only: [row_lo, row_hi) x window columns.
+  // Horizontal pass over the needed rows only: [row_lo, row_hi) x window columns. The loops read
+  // through local pointers: stores through uint8_t* may alias anything, and would otherwise make
+  // the compiler reload every vector's data pointer after each one.
   Image mid = make_image(w, row_hi - row_lo);
+  const int* first = tx.first.data();
+  const int* count = tx.count.data();
+  const int* weights = tx.weights.data();
   for (int y = row_lo; y < row_hi; ++y) {
     const uint8_t* src = in.rgb.data() + static_cast<size_t>(y) * in.width * 3;
     uint8_t* dst = mid.rgb.data() + static_cast<size_t>(y - row_lo) * w * 3;
+    if (!horizontal) {
+      std::copy_n(src + static_cast<size_t>(x0) * 3, static_cast<size_t>(w) * 3, dst);
+      continue;
+    }
     for (int x = 0; x < w; ++x) {
-      if (!horizontal) {
-        std::copy_n(src + static_cast<size_t>(x0 + x) * 3, 3, dst + x * 3);
-        continue;
+      const int* k = weights + static_cast<size_t>(x) * tx.ksize;
+      const uint8_t* s = src + static_cast<size_t>(first[x]) * 3;
+      int r = 1 << (kPrecisionBits - 1), g = r, b = r;
+      for (int j = 0, n = count[x]; j < n; ++j) {
+        r += s[3 * j] * k[j];
+        g += s[3 * j + 1] * k[j];
+        b += s[3 * j + 2] * k[j];
       }
-      const int* k = tx.weights.data() + static_cast<size_t>(x) * tx.ksize;
-      const uint8_t* s = src + static_cast<size_t>(tx.first[x]) * 3;
-      int acc[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
-      for (int j = 0; j < tx.count[x]; ++j)
-        for (int c = 0; c < 3; ++c) acc[c] += s[j * 3 + c] * k[j];
-      for (int c = 0; c < 3; ++c) dst[x * 3 + c] = clip8(acc[c]);
+      dst[3 * x] = clip8(r);
+      dst[3 * x + 1] = clip8(g);
+      dst[3 * x + 2] = clip8(b);
     }
   }
   if (!vertical) return mid;
 
+  // Vertical pass a whole row at a time: each tap adds one source row, scaled, to the row's sums.
+  // Integer sums do not depend on their order, so this equals Pillow's per-pixel loop exactly.
   Image out = make_image(w, h);
+  const size_t row_bytes = static_cast<size_t>(w) * 3;
+  std::vector<int> acc(row_bytes);
   for (int y = 0; y < h; ++y) {
     const int* k = ty.weights.data() + static_cast<size_t>(y) * ty.ksize;
-    const int first = ty.first[y] - row_lo;
-    uint8_t* dst = out.rgb.data() + static_cast<size_t>(y) * w * 3;
-    for (int x = 0; x < w * 3; ++x) {
-      int acc = 1 << (kPrecisionBits - 1);
-      for (int j = 0; j < ty.count[y]; ++j) acc += mid.rgb[static_cast<size_t>(first + j) * w * 3 + x] * k[j];
-      dst[x] = clip8(acc);
+    const uint8_t* rows = mid.rgb.data() + static_cast<size_t>(ty.first[y] - row_lo) * row_bytes;
+    int* a = acc.data();
+    std::fill(a, a + row_bytes, 1 << (kPrecisionBits - 1));
+    for (int j = 0, n = ty.count[y]; j < n; ++j) {
+      const uint8_t* row = rows + static_cast<size_t>(j) * row_bytes;
+      const int kj = k[j];
+      for (size_t x = 0; x < row_bytes; ++x) a[x] += row[x] * kj;
     }
+    uint8_t* dst = out.rgb.data() + static_cast<size_t>(y) * row_bytes;
+    for (size_t x = 0; x < row_bytes; ++x) dst[x] = clip8(a[x]);
   }
   return out;
 }
