@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,14 @@ def wrk(url: str, body: str, connections: int, seconds: int, tmp: Path):
     return {"items_per_s": m["requests"] / m["seconds"], "p50_ms": m["p50"] / 1000, "p99_ms": m["p99"] / 1000, "errors": m["errors"]}
 
 
+def batch_totals(port: int, modality: str):
+    """(items, batches) the server has run for `modality` so far, from GET /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    get = lambda name: sum(float(m.group(1)) for m in re.finditer(
+        r'^clipclap_batch_size_%s\{[^}]*modality="%s"[^}]*\} (\S+)$' % (name, modality), text, re.M))
+    return get("sum"), get("count")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", type=Path, default=ROOT / "bench-models" / "clipclap-bench")
@@ -99,23 +108,29 @@ def main():
                     body = json.dumps(BODIES[modality]())
                     wrk(url, body, 1, 3, Path(tmp))  # warm-up
                     for c in levels:
+                        items0, batches0 = batch_totals(port, modality)
                         results[f"{modality}@{c}"] = wrk(url, body, c, args.duration, Path(tmp))
+                        items1, batches1 = batch_totals(port, modality)
+                        # The mean batch shows whether concurrent requests shared batches.
+                        results[f"{modality}@{c}"]["mean_batch"] = (items1 - items0) / max(1.0, batches1 - batches0)
         finally:
             server.terminate()
             server.wait(timeout=60)
         rounds.append({"engine_image_b8": engine_b8, "server": results})
-        print(f"round {r + 1}: engine image b8 {engine_b8:.2f}/s, server image c8 {results.get('image@8', {}).get('items_per_s', 0):.2f}/s",
+        c8 = results.get("image@8", {})
+        print(f"round {r + 1}: engine image b8 {engine_b8:.2f}/s, server image c8 {c8.get('items_per_s', 0):.2f}/s "
+              f"(mean batch {c8.get('mean_batch', 0):.2f})",
               file=sys.stderr)
 
     med = lambda xs: statistics.median(xs)
     engine_b8 = med([r["engine_image_b8"] for r in rounds])
-    print(f"{'modality':8s} {'conc.':>5s} {'items/s':>9s} {'p50 ms':>9s} {'p99 ms':>9s} {'errors':>6s}")
+    print(f"{'modality':8s} {'conc.':>5s} {'items/s':>9s} {'p50 ms':>9s} {'p99 ms':>9s} {'batch':>6s} {'errors':>6s}")
     table = {}
     for key in rounds[0]["server"]:
         modality, c = key.split("@")
-        row = {k: med([r["server"][key][k] for r in rounds]) for k in ("items_per_s", "p50_ms", "p99_ms", "errors")}
+        row = {k: med([r["server"][key][k] for r in rounds]) for k in ("items_per_s", "p50_ms", "p99_ms", "mean_batch", "errors")}
         table[key] = row
-        print(f"{modality:8s} {c:>5s} {row['items_per_s']:9.2f} {row['p50_ms']:9.1f} {row['p99_ms']:9.1f} {row['errors']:6.0f}")
+        print(f"{modality:8s} {c:>5s} {row['items_per_s']:9.2f} {row['p50_ms']:9.1f} {row['p99_ms']:9.1f} {row['mean_batch']:6.2f} {row['errors']:6.0f}")
     ratio = table["image@8"]["items_per_s"] / engine_b8 if "image@8" in table else float("nan")
     per_round = [r["server"]["image@8"]["items_per_s"] / r["engine_image_b8"] for r in rounds if "image@8" in r["server"]]
     print(f"engine (clipclap bench) image batch 8: {engine_b8:.2f} images/s")

@@ -55,14 +55,29 @@ void Batcher::add_model(const std::string& name, const Embedder* model) {
   }
 }
 
-Batcher::Announcement::Announcement(Batcher* b, std::string model, std::vector<Modality> items)
-    : batcher_(b), model_(std::move(model)), items_(std::move(items)) {
-  batcher_->announce(model_, items_, +1);
+Batcher::Announcement::Announcement(Batcher* b) : batcher_(b) { batcher_->arriving(+1); }
+
+void Batcher::Announcement::items(std::string model, std::vector<Modality> items) {
+  if (stage_ != Stage::kArriving) return;
+  model_ = std::move(model);
+  items_ = std::move(items);
+  batcher_->announce(model_, items_, +1);  // before the arrival is withdrawn: no moment with neither
+  batcher_->arriving(-1);
+  stage_ = Stage::kPreparing;
 }
 
 void Batcher::Announcement::delivered() {
-  if (open_) batcher_->announce(model_, items_, -1);
-  open_ = false;
+  if (stage_ == Stage::kArriving) batcher_->arriving(-1);
+  if (stage_ == Stage::kPreparing) batcher_->announce(model_, items_, -1);
+  stage_ = Stage::kDone;
+}
+
+void Batcher::arriving(int sign) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arriving_ += sign;
+  }
+  cv_.notify_all();
 }
 
 void Batcher::announce(const std::string& model, const std::vector<Modality>& items, int sign) {
@@ -144,8 +159,12 @@ void Batcher::run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // A full lane goes first; otherwise the lane that is due first: its oldest item has
-    // waited max_wait, plus incoming_wait while more of its items are being prepared (or at
-    // once when stopping).
+    // waited max_wait (or at once when stopping). While more items may join it (requests
+    // being parsed, or its items being prepared) it waits incoming_wait longer, counted from
+    // when this thread was last free at the latest: items that queued behind a running batch
+    // waited for it, not for company. Without that, a closed loop of clients splits into two
+    // groups whose half batches alternate (measured with 8 clients and --max-batch 8: batches
+    // of 5 and 3, 4 and 4, 17.7 images/s of inference time instead of full batches' 20.5).
     Lane* full = nullptr;
     Lane* next = nullptr;
     Clock::time_point next_due{};
@@ -154,7 +173,7 @@ void Batcher::run() {
       if (lane->items.size() >= static_cast<size_t>(opts_.max_batch) && (!full || lane->items.front().at < full->items.front().at))
         full = lane.get();
       auto due = lane->items.front().at + opts_.max_wait;
-      if (lane->incoming > 0) due += opts_.incoming_wait;
+      if (lane->incoming > 0 || arriving_ > 0) due = std::max(due, idle_since_ + opts_.max_wait) + opts_.incoming_wait;
       if (!next || due < next_due) next = lane.get(), next_due = due;
     }
     if (!next) {
@@ -175,6 +194,7 @@ void Batcher::run() {
     lock.unlock();
     execute(*lane, batch);
     lock.lock();
+    idle_since_ = Clock::now();
   }
 }
 

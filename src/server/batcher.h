@@ -1,8 +1,8 @@
 // Batching across requests. Items from concurrent requests queue per model and modality; one
 // inference thread takes a batch when a lane holds --max-batch items or its oldest item has
-// waited --max-wait. Requests announce their items before preparing them (decoding takes
-// milliseconds), and a lane with announced items waits for them a little longer, so that
-// requests arriving together share a batch. A batch takes items round-robin across the requests waiting in the lane,
+// waited --max-wait. Requests announce themselves on arrival and their items before
+// preparing them (decoding takes milliseconds), and a lane waits a little longer for what is
+// announced, so that requests arriving together share a batch. A batch takes items round-robin across the requests waiting in the lane,
 // so a request with many items gets its share of each batch and no more. One inference
 // thread (whose GEMMs use --threads cores) means batches never compete for cores.
 #pragma once
@@ -65,12 +65,15 @@ class Batcher {
 
   void add_model(const std::string& name, const Embedder* model);
 
-  // Items a request is about to prepare, per modality. Withdrawn once they are submitted
+  // A request on its way to the queue. Made when the request arrives, before it is parsed
+  // (it may first wait for a prepare slot): any lane may get its items. items() names them once
+  // parsed, per modality, so only their lane waits for them. Withdrawn once they are submitted
   // (delivered()), or when the object goes away (the request failed first).
   class Announcement {
    public:
-    Announcement(Batcher* b, std::string model, std::vector<Modality> items);
+    explicit Announcement(Batcher* b);
     ~Announcement() { delivered(); }
+    void items(std::string model, std::vector<Modality> items);
     void delivered();
     Announcement(const Announcement&) = delete;
     Announcement& operator=(const Announcement&) = delete;
@@ -79,7 +82,7 @@ class Batcher {
     Batcher* batcher_;
     std::string model_;
     std::vector<Modality> items_;
-    bool open_ = true;
+    enum class Stage { kArriving, kPreparing, kDone } stage_ = Stage::kArriving;
   };
 
   // Queues a request's prepared items, all or none: false when the queue is full.
@@ -100,6 +103,7 @@ class Batcher {
     int incoming = 0;  // announced, still being prepared
   };
   void announce(const std::string& model, const std::vector<Modality>& items, int sign);
+  void arriving(int sign);
   void run();
   std::vector<Item> take_batch(Lane& lane);
   void drop_cancelled(Lane& lane);
@@ -112,6 +116,8 @@ class Batcher {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t queued_ = 0;
+  int arriving_ = 0;             // requests not yet parsed: their items' lanes are not known yet
+  Clock::time_point idle_since_;  // when the last batch finished
   bool stop_ = false;
   std::thread worker_;
 };

@@ -195,6 +195,7 @@ class Server {
     if (!authorised(req)) return send_error(res, {401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error", ""});
     // Parsing, decoding and preprocessing are CPU work: at most one request per core at a time.
     // Parsing inside the slot also keeps waiting requests' decoded media out of memory.
+    Batcher::Announcement coming(&batcher_);  // batches wait for this request's items
     PrepareSlot slot(prepare_slots_);
     thread_local const bool serial = (run_serially_on_this_thread(), true);  // inference owns the cores
     (void)serial;
@@ -229,7 +230,7 @@ class Server {
 
     std::vector<Modality> modalities;
     for (const auto& it : request.items) modalities.push_back(it.modality);
-    Batcher::Announcement coming(&batcher_, served.name, modalities);  // batches wait for these
+    coming.items(served.name, modalities);
     std::vector<Prepared> prepared(request.items.size());
     size_t tokens = 0;
     const auto prepare_start = Clock::now();
