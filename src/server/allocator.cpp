@@ -11,7 +11,7 @@ namespace cc {
 // - One arena: every thread allocates from the main heap. Sixteen arenas (glibc's default
 //   here) left RSS at ~260 MB under the soak load; four, ~150 MB, but each arena kept its own
 //   holes and the server's memory at rest wandered by up to +-9 % between two idle moments 20 s
-//   apart (12 soak runs). With one arena the same measure moved +0.5 ... +2.9 % (8 runs) and
+//   apart (12 soak runs). With one arena the same measure moved +0.4 ... +2.9 % (11 runs) and
 //   RSS at rest fell from ~83 to ~72 MB (two arenas: -4.0 ... +10.6 %). Lock contention on the
 //   one heap did not show: server/engine at concurrency 8, runs alternated, 0.830 / 0.855 /
 //   0.883 / 0.812 / 0.850 against 0.850 / 0.908 / 0.826 / 0.797 with four.

@@ -64,10 +64,13 @@ const char* error_type(int status) {
   }
 }
 
+// Requests being parsed and prepared at once: one per core.
+using PrepareSlots = std::counting_semaphore<1024>;
+
 // A place among the requests being parsed and prepared; given back early or on any return.
 class PrepareSlot {
  public:
-  explicit PrepareSlot(std::counting_semaphore<1024>& slots) : slots_(&slots) { slots_->acquire(); }
+  explicit PrepareSlot(PrepareSlots& slots) : slots_(&slots) { slots_->acquire(); }
   ~PrepareSlot() { release(); }
   PrepareSlot(const PrepareSlot&) = delete;
   PrepareSlot& operator=(const PrepareSlot&) = delete;
@@ -77,7 +80,7 @@ class PrepareSlot {
   }
 
  private:
-  std::counting_semaphore<1024>* slots_;
+  PrepareSlots* slots_;
 };
 
 class Server {
@@ -357,7 +360,7 @@ class Server {
   Metrics metrics_;
   Batcher batcher_;
   httplib::Server http_;
-  std::counting_semaphore<1024> prepare_slots_;
+  PrepareSlots prepare_slots_;
   std::atomic<bool> ready_{false}, draining_{false};
 };
 
