@@ -24,7 +24,7 @@ const std::vector<Flag> kFlags = {
     {"threads", "N", "inference threads (0 = all cores); one batch runs at a time, so this is the whole budget", "0"},
     {"api-key", "KEY", "require 'Authorization: Bearer KEY' on /api and /v1 routes (or set CLIPCLAP_API_KEY)"},
     {"max-batch", "N", "items per inference batch", "32"},
-    {"max-wait-ms", "MS", "how long the first item of a batch waits for others", "5"},
+    {"max-wait-ms", "MS", "how long the first item of a batch waits for others (up to 100 ms more while requests that have arrived are still being parsed or prepared)", "5"},
     {"max-queue", "N", "items waiting across all models; more get 503 with Retry-After", "1024"},
     {"max-items", "N", "items per request", "256"},
     {"max-body-mb", "N", "request body limit (413 beyond)", "64"},
