@@ -1,5 +1,6 @@
-// The batcher's waiting rule, without HTTP: a lane with room waits for requests that have
-// arrived but are not yet parsed or prepared, and stops waiting once they are queued or gone.
+// The batcher's waiting rule, without HTTP: a lane with room waits for its items being
+// prepared, and for requests not yet parsed while they keep moving; it stops once they are
+// queued or gone.
 #include <chrono>
 #include <memory>
 #include <regex>
@@ -32,9 +33,14 @@ class BatcherWaits : public ::testing::Test {
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     model_ = std::move(loaded).value();
     metrics_.describe("clipclap_batch_size", "histogram", "items per batch", {1, 2, 4, 8});
+    rebuild(5ms);
+  }
+
+  void rebuild(std::chrono::milliseconds max_wait) {
+    batcher_.reset();
     BatcherOptions opts;
     opts.max_batch = 4;
-    opts.max_wait = 5ms;
+    opts.max_wait = max_wait;
     opts.incoming_wait = 60s;  // only the requests themselves end the wait in these tests
     batcher_ = std::make_unique<Batcher>(opts, metrics_);
     batcher_->add_model("m", model_.get());
@@ -54,15 +60,12 @@ class BatcherWaits : public ::testing::Test {
   std::unique_ptr<Batcher> batcher_;
 };
 
-TEST_F(BatcherWaits, ForARequestStillBeingParsedThenSharesItsBatch) {
+TEST_F(BatcherWaits, ForItsItemsBeingPreparedThenTheyShareABatch) {
   auto arriving = std::make_unique<Batcher::Announcement>(batcher_.get());
+  arriving->items("m", {Modality::kText});  // parsed: a text item is being prepared
   auto first = submit_text("a dog");
   std::this_thread::sleep_for(300ms);  // 60 times max_wait
-  EXPECT_EQ(batch_totals(metrics_).second, 0) << "the lane ran without the request that had arrived";
-
-  arriving->items("m", {Modality::kText});  // parsed: a text item is being prepared
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(batch_totals(metrics_).second, 0);
+  EXPECT_EQ(batch_totals(metrics_).second, 0) << "the lane ran without the item being prepared for it";
   auto second = submit_text("a cat");
   arriving->delivered();
   EXPECT_EQ(first->wait(Clock::now() + 10s, nullptr), Job::Outcome::kDone);
@@ -70,12 +73,33 @@ TEST_F(BatcherWaits, ForARequestStillBeingParsedThenSharesItsBatch) {
   EXPECT_EQ(batch_totals(metrics_), std::make_pair(2.0, 1.0)) << "both items in one batch";
 }
 
-TEST_F(BatcherWaits, NoLongerOnceTheArrivingRequestFails) {
+TEST_F(BatcherWaits, ForUnparsedRequestsWhileTheyKeepMoving) {
+  // Requests whose lane is not known yet hold a lane only while some request arrives, is parsed
+  // or is queued at least every max_wait: here every 20 ms against a max_wait of 300 ms.
+  rebuild(300ms);
+  auto first = submit_text("a dog");
+  std::vector<std::unique_ptr<Batcher::Announcement>> arriving;
+  for (int i = 0; i < 40; ++i) {  // 0.8 s: more than twice max_wait
+    arriving.push_back(std::make_unique<Batcher::Announcement>(batcher_.get()));
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(batch_totals(metrics_).second, 0) << "the lane ran while requests were still arriving";
+  auto second = submit_text("a cat");
+  const auto quiet_from = Clock::now();
+  EXPECT_EQ(first->wait(Clock::now() + 20s, nullptr), Job::Outcome::kDone);
+  EXPECT_EQ(second->wait(Clock::now() + 20s, nullptr), Job::Outcome::kDone);
+  EXPECT_LT(Clock::now() - quiet_from, 10s) << "stalled arrivals held the lane for incoming_wait";
+  EXPECT_EQ(batch_totals(metrics_), std::make_pair(2.0, 1.0));
+}
+
+TEST_F(BatcherWaits, NoLongerOnceTheRequestBeingPreparedFails) {
   auto arriving = std::make_unique<Batcher::Announcement>(batcher_.get());
+  arriving->items("m", {Modality::kText});
   auto job = submit_text("a dog");
   std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(batch_totals(metrics_).second, 0);
   const auto failed_at = Clock::now();
-  arriving.reset();  // the request was malformed: it never queues anything
+  arriving.reset();  // its text was refused: it never queues anything
   EXPECT_EQ(job->wait(Clock::now() + 10s, nullptr), Job::Outcome::kDone);
   EXPECT_LT(Clock::now() - failed_at, 5s);
   EXPECT_EQ(batch_totals(metrics_), std::make_pair(1.0, 1.0));

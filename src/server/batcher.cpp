@@ -76,6 +76,7 @@ void Batcher::arriving(int sign) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     arriving_ += sign;
+    last_arrival_ = Clock::now();
   }
   cv_.notify_all();
 }
@@ -86,6 +87,7 @@ void Batcher::announce(const std::string& model, const std::vector<Modality>& it
     for (Modality m : items)
       for (auto& lane : lanes_)
         if (lane->model == model && lane->modality == m) lane->incoming += sign;
+    last_arrival_ = Clock::now();
   }
   cv_.notify_all();
 }
@@ -158,13 +160,14 @@ std::vector<Batcher::Item> Batcher::take_batch(Lane& lane) {
 void Batcher::run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    // A full lane goes first; otherwise the lane that is due first: its oldest item has
-    // waited max_wait (or at once when stopping). While more items may join it (requests
-    // being parsed, or its items being prepared) it waits incoming_wait longer, counted from
-    // when this thread was last free at the latest: items that queued behind a running batch
-    // waited for it, not for company. Without that, a closed loop of clients splits into two
-    // groups whose half batches alternate (measured with 8 clients and --max-batch 8: batches
-    // of 5 and 3, 4 and 4, 17.7 images/s of inference time instead of full batches' 20.5).
+    // A full lane goes first; otherwise the lane that is due first (or at once when stopping).
+    // A lane waits max_wait for company, counted from when this thread was last free at the
+    // latest: items that queued behind a running batch waited for it, not for company. Without
+    // that, a closed loop of clients splits into two groups whose half batches alternate
+    // (measured with 8 clients and --max-batch 8: batches of 5 and 3, 4 and 4, 17.7 images/s of
+    // inference time instead of full batches' 20.5). Beyond that it waits up to incoming_wait
+    // for its own items being prepared, and for requests not yet parsed (whose lane is not
+    // known) only while they keep moving, so that other lanes' work does not hold it up long.
     Lane* full = nullptr;
     Lane* next = nullptr;
     Clock::time_point next_due{};
@@ -172,8 +175,10 @@ void Batcher::run() {
       if (lane->items.empty()) continue;
       if (lane->items.size() >= static_cast<size_t>(opts_.max_batch) && (!full || lane->items.front().at < full->items.front().at))
         full = lane.get();
-      auto due = lane->items.front().at + opts_.max_wait;
-      if (lane->incoming > 0 || arriving_ > 0) due = std::max(due, idle_since_ + opts_.max_wait) + opts_.incoming_wait;
+      const Clock::time_point since = std::max(lane->items.front().at, idle_since_);
+      auto due = since + opts_.max_wait;
+      if (lane->incoming > 0) due += opts_.incoming_wait;
+      else if (arriving_ > 0) due = std::max(due, std::min(last_arrival_ + opts_.max_wait, due + opts_.incoming_wait));
       if (!next || due < next_due) next = lane.get(), next_due = due;
     }
     if (!next) {

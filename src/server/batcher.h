@@ -117,7 +117,8 @@ class Batcher {
   std::condition_variable cv_;
   size_t queued_ = 0;
   int arriving_ = 0;             // requests not yet parsed: their items' lanes are not known yet
-  Clock::time_point idle_since_;  // when the last batch finished
+  Clock::time_point idle_since_;    // when the last batch finished
+  Clock::time_point last_arrival_;  // when a request last arrived, was parsed or was queued
   bool stop_ = false;
   std::thread worker_;
 };
