@@ -58,14 +58,14 @@ Result<std::vector<uint8_t>> base64_decode(std::string_view text) {
         continue;
       }
     }
-    const char ch = text[i];
+    const uint8_t ch = in[i];
     if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') continue;
     ++symbols;
     if (ch == '=') {
       ++pad;
       continue;
     }
-    const int v = kSextet[in[i]];
+    const int v = kSextet[ch];
     if (v < 0) return error("base64: invalid character at offset " + std::to_string(i));
     if (pad) return error("base64: data after padding");
     acc = (acc << 6) | static_cast<uint32_t>(v);

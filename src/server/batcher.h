@@ -2,9 +2,10 @@
 // inference thread takes a batch when a lane holds --max-batch items or its oldest item has
 // waited --max-wait. Requests announce themselves on arrival and their items before
 // preparing them (decoding takes milliseconds), and a lane waits a little longer for what is
-// announced, so that requests arriving together share a batch. A batch takes items round-robin across the requests waiting in the lane,
-// so a request with many items gets its share of each batch and no more. One inference
-// thread (whose GEMMs use --threads cores) means batches never compete for cores.
+// announced, so that requests arriving together share a batch. A batch takes items
+// round-robin across the requests waiting in the lane, so a request with many items gets its
+// share of each batch and no more. One inference thread (whose GEMMs use --threads cores)
+// means batches never compete for cores.
 #pragma once
 
 #include <atomic>
@@ -116,7 +117,7 @@ class Batcher {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t queued_ = 0;
-  int arriving_ = 0;             // requests not yet parsed: their items' lanes are not known yet
+  int arriving_ = 0;                // requests not yet parsed: their items' lanes are not known yet
   Clock::time_point idle_since_;    // when the last batch finished
   Clock::time_point last_arrival_;  // when a request last arrived, was parsed or was queued
   bool stop_ = false;
