@@ -11,6 +11,10 @@ count. A round times every engine (median seconds per batch over --iters runs af
 items/s as the median over rounds, the ratios clipclap/ORT and clipclap/PyTorch of those
 medians, and the range of the per-round ratios. clipclap also reports load time, mapped vs
 copied weights and peak RSS. Create the models with scripts/make_bench_model.py.
+
+clipclap runs twice per round: on the checkpoint as stored ("clipclap", [out, in] weights),
+and with packed weights ("packed": `clipclap pack` writes model.packed.safetensors once,
+beside the checkpoint, if it is not there yet). Both map their weights; neither copies them.
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,15 +96,31 @@ def main():
     else:
         model = CLIPModel.from_pretrained(str(args.model), attn_implementation="eager").eval()
 
-    cmd = [str(args.binary), "bench", "--model", str(args.model), "--json", "--batch", args.batch,
-           "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
-           "--modality", args.modality, "--captions", str(args.captions)]
+    packed_file = args.model / "model.packed.safetensors"
+    if not packed_file.exists():
+        subprocess.run([str(args.binary), "pack", "--model", str(args.model)], check=True, stdout=sys.stderr)
+    # The checkpoint as stored: the same files, linked into a directory without the packed file.
+    as_stored_dir = tempfile.TemporaryDirectory(prefix="clipclap-bench-")  # removed at exit, even on failure
+    as_stored = Path(as_stored_dir.name)
+    for f in args.model.iterdir():
+        if f != packed_file:
+            (as_stored / f.name).symlink_to(f.resolve())
+
+    def bench_cmd(model):
+        return [str(args.binary), "bench", "--model", str(model), "--json", "--batch", args.batch,
+                "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
+                "--modality", args.modality, "--captions", str(args.captions)]
     rounds = []
     for r in range(args.rounds):
         results = {}
-        ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        for row in ours["results"]:
-            results[("clipclap", row["modality"], row["batch"])] = row["items_per_s"]
+        for engine, model_dir in (("clipclap", as_stored), ("packed", args.model)):
+            report = json.loads(subprocess.run(bench_cmd(model_dir), check=True, capture_output=True, text=True).stdout)
+            if (report["packed_weight_mib"] > 0) != (engine == "packed"):
+                sys.exit(f"clipclap bench on {model_dir}: packed weights {'not ' if engine == 'packed' else ''}used")
+            for row in report["results"]:
+                results[(engine, row["modality"], row["batch"])] = row["items_per_s"]
+            if engine == "clipclap":
+                ours = report
         for m in modalities:
             for b in batches:
                 feed = inputs[(m, b)]
@@ -128,21 +149,27 @@ def main():
               f"{ours['resample_ms']:.1f} ms, log-mel features {ours['features_ms']:.1f} ms = "
               f"{ours['features_pct_of_tower']:.1f} % of the tower at batch 1 (all three: "
               f"{ours['front_end_pct_of_tower']:.1f} %)")
-    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'ORT/s':>9} {'PyTorch/s':>10} {'vs ORT':>7} "
-          f"{'(rounds)':>12} {'vs PyTorch':>10}")
+    print(f"packed: {report['packed_weight_mib']:.0f} MiB of packed weights mapped, load {report['load_ms']:.0f} ms, "
+          f"RSS after load {report['rss_after_load_mib']:.0f} MiB, peak RSS {report['peak_rss_mib']:.0f} MiB")
+    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'packed/s':>9} {'ORT/s':>9} {'PyTorch/s':>10} "
+          f"{'vs ORT':>7} {'(rounds)':>12} {'packed vs ORT':>14} {'(rounds)':>12} {'vs PyTorch':>10}")
     rows = []
     for m in modalities:
         for b in batches:
-            c, o, p = (results[(e, m, b)] for e in ("clipclap", "onnxruntime", "pytorch"))
+            c, k, o, p = (results[(e, m, b)] for e in ("clipclap", "packed", "onnxruntime", "pytorch"))
             per_round = [rd[("clipclap", m, b)] / rd[("onnxruntime", m, b)] for rd in rounds]
-            rows.append({"modality": m, "batch": b, "clipclap": c, "onnxruntime": o, "pytorch": p,
+            packed_per_round = [rd[("packed", m, b)] / rd[("onnxruntime", m, b)] for rd in rounds]
+            rows.append({"modality": m, "batch": b, "clipclap": c, "packed": k, "onnxruntime": o, "pytorch": p,
                          "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p,
-                         "ratio_vs_onnxruntime_per_round": per_round})
+                         "ratio_vs_onnxruntime_per_round": per_round,
+                         "packed_ratio_vs_onnxruntime": k / o, "packed_ratio_vs_onnxruntime_per_round": packed_per_round})
             span = f"{min(per_round):.2f}-{max(per_round):.2f}"
-            print(f"{m:8} {b:5d} {c:11.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {span:>12} {c / p:9.2f}x")
+            packed_span = f"{min(packed_per_round):.2f}-{max(packed_per_round):.2f}"
+            print(f"{m:8} {b:5d} {c:11.2f} {k:9.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {span:>12} {k / o:13.2f}x "
+                  f"{packed_span:>12} {c / p:9.2f}x")
     if args.json:
         args.json.write_text(json.dumps({"machine": cpu_name(), "threads": args.threads, "clipclap": ours,
-                                         "rows": rows}, indent=2) + "\n")
+                                         "packed": report, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 
 #include "audio/decode_audio.h"
 #include "audio/resample.h"
+#include "core/gemm.h"
 #include "model/clap_model.h"
 #include "test_util.h"
 
@@ -72,9 +73,12 @@ TEST(AudioResample, MatchesPythonSoxrHq) {
 }
 
 std::unique_ptr<ClapModel> load(const std::string& name) {
-  auto m = ClapModel::load(test::fixture("models/" + name));
+  auto m = ClapModel::load(test::fixture_model(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
-  return m.ok() ? std::move(m).value() : nullptr;
+  if (!m.ok()) return nullptr;
+  const bool packed = name != test::base_model(name);
+  EXPECT_EQ((*m)->packed_weight_bytes() > 0, packed && gemm_prefers_packed_layout()) << name;
+  return std::move(m).value();
 }
 
 TEST(ClapFeatures, LogMelMatchesHuggingFaceWithin1e3Db) {
@@ -130,7 +134,7 @@ class ClapParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
   auto m = load(GetParam());
   ASSERT_TRUE(m);
-  const auto ref = test::fixture_json("reference/" + GetParam() + ".json");
+  const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   double worst_cos = 1, worst_diff = 0;
   std::vector<Audio> batch;
   std::vector<std::vector<float>> batch_want;
@@ -163,7 +167,10 @@ TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
               GetParam().c_str(), ref["audio"].size(), worst_cos, worst_diff);
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapParity, ::testing::Values("clap-tiny-a", "clap-tiny-b", "clap-tiny-fused"));
+// "+packed": the same checkpoints with packed weights beside them (`clipclap pack`).
+INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapParity,
+                         ::testing::Values("clap-tiny-a", "clap-tiny-b", "clap-tiny-fused", "clap-tiny-a+packed",
+                                           "clap-tiny-b+packed", "clap-tiny-fused+packed"));
 
 TEST(ClapModelLoad, MapsOnlyTheAudioTower) {
   auto m = load("clap-tiny-a");

@@ -2,6 +2,7 @@
 // (570), GPT-2's pre-tokenizer regex on its corner cases, and get_text_features vectors.
 #include <cstdio>
 
+#include "core/gemm.h"
 #include "model/clap_text_model.h"
 #include "test_util.h"
 #include "text/roberta_tokenizer.h"
@@ -54,9 +55,10 @@ TEST(RobertaTokenizer, Gpt2PreTokenizerCornerCases) {
 class ClapTextParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ClapTextParity, TextEmbeddingsMatchHuggingFace) {
-  auto m = ClapTextModel::load(test::fixture("models/" + GetParam()));
+  auto m = ClapTextModel::load(test::fixture_model(GetParam()));
   ASSERT_TRUE(m.ok()) << m.error().message;
-  const auto ref = test::fixture_json("reference/" + GetParam() + ".json");
+  EXPECT_EQ(m.value()->packed_weight_bytes() > 0, GetParam() != test::base_model(GetParam()) && gemm_prefers_packed_layout());
+  const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   std::vector<std::string> texts;
   for (const auto& t : ref["texts"]) {
     texts.push_back(t["text"]);
@@ -83,8 +85,10 @@ TEST_P(ClapTextParity, TextEmbeddingsMatchHuggingFace) {
               worst_cos, worst_diff);
 }
 
+// "+packed": the same checkpoints with packed weights beside them (`clipclap pack`).
 INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapTextParity,
-                         ::testing::Values("clap-tiny-a", "clap-tiny-b", "clap-tiny-fused"));
+                         ::testing::Values("clap-tiny-a", "clap-tiny-b", "clap-tiny-fused", "clap-tiny-a+packed",
+                                           "clap-tiny-b+packed", "clap-tiny-fused+packed"));
 
 }  // namespace
 }  // namespace cc

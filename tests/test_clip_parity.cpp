@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/gemm.h"
 #include "core/threads.h"
 #include "model/clip_model.h"
 #include "test_util.h"
@@ -15,9 +16,12 @@ namespace {
 class ClipParity : public ::testing::TestWithParam<std::string> {};
 
 std::unique_ptr<ClipModel> load(const std::string& name) {
-  auto m = ClipModel::load(test::fixture("models/" + name));
+  auto m = ClipModel::load(test::fixture_model(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
-  return m.ok() ? std::move(m).value() : nullptr;
+  if (!m.ok()) return nullptr;
+  const bool packed = name != test::base_model(name);
+  EXPECT_EQ((*m)->packed_weight_bytes() > 0, packed && gemm_prefers_packed_layout()) << name;
+  return std::move(m).value();
 }
 
 void expect_parity(const std::string& what, const float* got, const std::vector<float>& want, double* worst_cos,
@@ -32,7 +36,7 @@ void expect_parity(const std::string& what, const float* got, const std::vector<
 TEST_P(ClipParity, TextEmbeddingsMatchHuggingFace) {
   auto m = load(GetParam());
   ASSERT_TRUE(m);
-  const auto ref = test::fixture_json("reference/" + GetParam() + ".json");
+  const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   std::vector<std::string> texts;
   for (const auto& t : ref["texts"]) texts.push_back(t["text"]);
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -58,7 +62,7 @@ TEST_P(ClipParity, TextEmbeddingsMatchHuggingFace) {
 TEST_P(ClipParity, ImageEmbeddingsMatchHuggingFace) {
   auto m = load(GetParam());
   ASSERT_TRUE(m);
-  const auto ref = test::fixture_json("reference/" + GetParam() + ".json");
+  const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   std::vector<Image> images;
   for (const auto& e : ref["images"]) {
     auto img = decode_image_file(test::fixture("images/" + e["file"].get<std::string>()));
@@ -96,7 +100,10 @@ TEST_P(ClipParity, SameInputSameVectorAtAnyThreadCount) {
   EXPECT_LE(test::max_abs_diff(a->values.data(), b->values), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClipParity, ::testing::Values("clip-tiny-a", "clip-tiny-b", "clip-tiny-c"));
+// "+packed": the same checkpoints with packed weights beside them (`clipclap pack`).
+INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClipParity,
+                         ::testing::Values("clip-tiny-a", "clip-tiny-b", "clip-tiny-c", "clip-tiny-a+packed",
+                                           "clip-tiny-b+packed", "clip-tiny-c+packed"));
 
 TEST(ClipModelLoad, ZeroCopyForFp32Weights) {
   auto c = load("clip-tiny-c");

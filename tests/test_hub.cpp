@@ -34,6 +34,7 @@ class Hub : public ::testing::Test {
                        std::string(f) == "model.safetensors" || std::string(f) == "tokenizer.json", ""};
     repo.files["pytorch_model.bin"] = {"not wanted", true, ""};
     repo.files["onnx/model.onnx"] = {"not wanted either", true, ""};
+    repo.files["model.packed.safetensors"] = {"packed on another machine", true, ""};
   }
   void TearDown() override { fs::remove_all(cache_); }
 
@@ -61,6 +62,7 @@ TEST_F(Hub, PullFillsTheHuggingFaceCacheLayout) {
   EXPECT_EQ(file_text((snapshot / "model.safetensors").string()), model_file());
   EXPECT_FALSE(fs::exists(snapshot / "pytorch_model.bin"));
   EXPECT_FALSE(fs::exists(snapshot / "onnx"));
+  EXPECT_FALSE(fs::exists(snapshot / "model.packed.safetensors"));
   auto model = Embedder::load(snapshot.string());
   ASSERT_TRUE(model.ok()) << model.error().message;
   EXPECT_EQ(model.value()->info().kind, ModelKind::kClip);
@@ -142,7 +144,8 @@ TEST_F(Hub, OfflineIsAClearError) {
 }
 
 TEST_F(Hub, PushUploadsTheBundleAndPullGetsItBack) {
-  const std::string bundle = test::fixture("models/clipclap-tiny");
+  const std::string bundle = test::fixture_model("clipclap-tiny+packed");  // packed weights are not pushed
+  ASSERT_TRUE(fs::exists(fs::path(bundle) / "model.packed.safetensors"));
   auto r = clipclap("push " + bundle + " --repo me/clipclap-tiny");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("set HF_TOKEN"), std::string::npos) << r.out;
@@ -155,8 +158,10 @@ TEST_F(Hub, PushUploadsTheBundleAndPullGetsItBack) {
   EXPECT_GE(hub_.lfs_parts, 3) << r.out;
   EXPECT_GE(hub_.lfs_uploads, 3);  // model.safetensors, tokenizer.json, audio_projection.onnx
   const auto& files = hub_.repos.at("me/clipclap-tiny").files;
+  EXPECT_FALSE(files.count("model.packed.safetensors"));
   for (const auto& e : fs::directory_iterator(bundle)) {
     const std::string name = e.path().filename().string();
+    if (name == "model.packed.safetensors") continue;
     ASSERT_TRUE(files.count(name)) << name;
     EXPECT_EQ(files.at(name).content, file_text(e.path().string())) << name;
   }

@@ -45,13 +45,15 @@ TEST(ScratchPool, ReusesBuffersAndStaysBounded) {
 }
 
 TEST(Kernels, LinearMatchesNaiveProduct) {
-  // Depths and widths with vector and block tails, with and without bias.
+  // Depths and widths with vector and block tails (the packed layout's are 16 and 64), with and
+  // without bias, from [out, in] weights and from packed ones.
   for (auto [rows, in, out] : {std::tuple{1, 3, 5}, std::tuple{7, 64, 33}, std::tuple{50, 768, 96}, std::tuple{13, 37, 7},
-                               std::tuple{6, 515, 1}, std::tuple{17, 48, 12}}) {
+                               std::tuple{6, 515, 1}, std::tuple{17, 48, 12}, std::tuple{10, 512, 128}, std::tuple{2, 16, 65}}) {
     auto x = random_vector(rows * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
-    for (bool bias : {true, false}) {
+    const std::vector<float> packed = pack_weight(w.data(), in, out);
+    for (auto [bias, use_packed] : {std::pair{true, false}, std::pair{false, false}, std::pair{true, true}, std::pair{false, true}}) {
       std::vector<float> y(rows * out, NAN);
-      linear(Linear{w.data(), bias ? b.data() : nullptr, in, out}, x.data(), rows, y.data());
+      linear(Linear{w.data(), bias ? b.data() : nullptr, in, out, use_packed ? packed.data() : nullptr}, x.data(), rows, y.data());
       double worst = 0;
       for (int r = 0; r < rows; ++r)
         for (int o = 0; o < out; ++o) {
@@ -60,9 +62,26 @@ TEST(Kernels, LinearMatchesNaiveProduct) {
           const double err = std::fabs(acc - y[r * out + o]) / (1 + std::fabs(acc));
           worst = std::isnan(err) ? INFINITY : std::max(worst, err);
         }
-      EXPECT_LT(worst, 1e-4) << rows << "x" << in << "x" << out << (bias ? " with bias" : "");
+      EXPECT_LT(worst, 1e-4) << rows << "x" << in << "x" << out << (bias ? " with bias" : "") << (use_packed ? " packed" : "");
     }
   }
+}
+
+TEST(Kernels, PackedLayoutIsBlocksOf16InputsBy64Outputs) {
+  const int in = 20, out = 70;  // two blocks each way, both padded
+  std::vector<float> w(static_cast<size_t>(out) * in);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i + 1);
+  const std::vector<float> p = pack_weight(w.data(), in, out);
+  EXPECT_EQ(packed_shape(in, out), (std::vector<int64_t>{2, 2, 16, 64}));
+  ASSERT_EQ(p.size(), 2u * 2 * 16 * 64);
+  for (int nb = 0; nb < 2; ++nb)
+    for (int kb = 0; kb < 2; ++kb)
+      for (int k = 0; k < 16; ++k)
+        for (int n = 0; n < 64; ++n) {
+          const int i = kb * 16 + k, o = nb * 64 + n;
+          const float want = (i < in && o < out) ? w[static_cast<size_t>(o) * in + i] : 0.0f;
+          ASSERT_EQ(p[((nb * 2 + kb) * 16 + k) * 64 + n], want) << "input " << i << " output " << o;
+        }
 }
 
 TEST(Kernels, AttentionMatchesNaiveWithCausalAndPaddingMasks) {

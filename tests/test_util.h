@@ -3,8 +3,11 @@
 
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -12,10 +15,38 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
+#include "core/packed_weights.h"
 
 namespace cc::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(CLIPCLAP_FIXTURES) + "/" + rel; }
+
+// Fixture model "name", or with "name+packed" a directory whose files link to its files and
+// which holds packed weights (what `clipclap pack` writes), so a test runs on both.
+inline std::string fixture_model(const std::string& name) {
+  const std::string packed_suffix = "+packed";
+  if (name.size() <= packed_suffix.size() || name.compare(name.size() - packed_suffix.size(), packed_suffix.size(), packed_suffix) != 0)
+    return fixture("models/" + name);
+  namespace fs = std::filesystem;
+  const std::string base = name.substr(0, name.size() - packed_suffix.size());
+  const fs::path dir = fs::temp_directory_path() / ("clipclap_packed_" + std::to_string(::getpid()) + "_" + base);
+  static struct RemovedAtExit {
+    std::vector<fs::path> dirs;
+    ~RemovedAtExit() { for (const auto& d : dirs) fs::remove_all(d); }
+  } made;
+  if (!fs::exists(dir / "model.packed.safetensors")) {
+    made.dirs.push_back(dir);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& e : fs::directory_iterator(fixture("models/" + base))) fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
+    auto packed = write_packed_weights((dir / "model.safetensors").string());
+    EXPECT_TRUE(packed.ok()) << (packed.ok() ? "" : packed.error().message);
+  }
+  return dir.string();
+}
+
+// "clip-tiny-a+packed" -> "clip-tiny-a": the reference vectors are the same.
+inline std::string base_model(const std::string& name) { return name.substr(0, name.find('+')); }
 
 inline nlohmann::json fixture_json(const std::string& rel) {
   auto j = read_json(fixture(rel));

@@ -7,6 +7,7 @@
 #include "bundle/hub.h"
 #include "bundle/hub_internal.h"
 #include "core/file.h"
+#include "core/packed_weights.h"
 #include "core/sha256.h"
 
 namespace cc {
@@ -35,6 +36,7 @@ bool wanted(const std::string& path, const PullOptions& opts) {
   for (const auto& p : opts.include)
     if (matches(path, p)) return true;
   if (path.find('/') != std::string::npos) return false;
+  if (path == kPackedWeightsFile) return false;  // made for another machine and another copy; `clipclap pack` makes ours
   for (const char* p : {"*.json", "*.txt", "*.safetensors", "*.model", "README.md"})
     if (matches(path, p)) return true;
   return false;

@@ -9,6 +9,7 @@
 #include "bundle/hub_internal.h"
 #include "core/base64.h"
 #include "core/file.h"
+#include "core/packed_weights.h"
 #include "core/sha256.h"
 
 namespace cc {
@@ -35,6 +36,7 @@ Result<std::vector<LocalFile>> list_files(const std::string& dir) {
       continue;
     }
     if (!it->is_regular_file()) continue;
+    if (name == kPackedWeightsFile) continue;  // derived from model.safetensors for this machine: not the model
     LocalFile f;
     f.full = it->path().string();
     f.path = it->path().lexically_relative(dir).generic_string();  // not fs::relative: it resolves symlinks

@@ -11,6 +11,7 @@ int cmd_assemble(int argc, char** argv);
 int cmd_models(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
 int cmd_push(int argc, char** argv);
+int cmd_pack(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 
 }  // namespace cc

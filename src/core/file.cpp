@@ -94,6 +94,12 @@ Status write_file_atomic(const std::string& path, const void* data, size_t size)
   return write_file_atomic(path, [&](FILE* f) { return std::fwrite(data, 1, size, f) == size; });
 }
 
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_size) + '|' + std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec);
+}
+
 bool is_directory(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

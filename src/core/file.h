@@ -48,6 +48,10 @@ Status write_file_atomic(const std::string& path, const void* data, size_t size)
 // The same, streaming: `write` fills the temporary file and returns false on failure.
 Status write_file_atomic(const std::string& path, const std::function<bool(FILE*)>& write);
 
+// A file's size and modification time ("" if it cannot be read): what tells a derived file
+// (a cache entry, packed weights) that its source has changed since.
+std::string file_stamp(const std::string& path);
+
 bool is_directory(const std::string& path);
 bool is_file(const std::string& path);
 std::string join_path(const std::string& dir, const std::string& name);

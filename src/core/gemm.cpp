@@ -1,5 +1,6 @@
 #include "core/gemm.h"
 
+#include <algorithm>
 #include <mutex>
 #include <list>
 #include <unordered_map>
@@ -13,13 +14,33 @@ Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, in
   Linear l;
   l.in = in;
   l.out = out;
-  CC_TRY(Tensor weight, w.get(prefix + ".weight", {out, in}));
-  l.weight = weight.data;
+  const std::string name = prefix + ".weight";
+  if (w.packed() && w.packed()->contains(name)) {
+    CC_CHECK(w.check(name, {out, in}));  // not read: an fp16 checkpoint's weight is not even converted
+    CC_TRY(Tensor packed, w.packed()->get(name, packed_shape(in, out)));
+    l.packed = packed.data;
+  } else {
+    CC_TRY(Tensor weight, w.get(name, {out, in}));
+    l.weight = weight.data;
+  }
   if (has_bias) {
     CC_TRY(Tensor bias, w.get(prefix + ".bias", {out}));
     l.bias = bias.data;
   }
   return l;
+}
+
+std::vector<int64_t> packed_shape(int in, int out) { return {(out + 63) / 64, (in + 15) / 16, 16, 64}; }
+
+std::vector<float> pack_weight(const float* weight, int in, int out) {
+  const auto shape = packed_shape(in, out);
+  std::vector<float> packed(static_cast<size_t>(shape[0] * shape[1] * 16 * 64), 0.0f);
+  float* p = packed.data();
+  for (int n0 = 0; n0 < out; n0 += 64)
+    for (int k0 = 0; k0 < static_cast<int>(shape[1]) * 16; k0 += 16, p += 16 * 64)
+      for (int k = k0; k < std::min(k0 + 16, in); ++k)
+        for (int n = n0; n < std::min(n0 + 64, out); ++n) p[(k - k0) * 64 + (n - n0)] = weight[static_cast<size_t>(n) * in + k];
+  return packed;
 }
 
 namespace {
@@ -41,12 +62,18 @@ dnnl::stream& thread_stream() {
 
 using dims_t = dnnl::memory::dims;
 
+dnnl::memory::desc packed_desc(const dims_t& dims) {
+  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::BA16a64b);
+}
+
 struct MatmulShape {
   dims_t a_dims, a_strides, b_dims, b_strides, c_dims, c_strides;
   bool bias = false;
+  bool b_packed = false;  // b is in kPackedLayout (b_strides unused)
 
   std::string key() const {
     std::string k = bias ? "b" : "n";
+    if (b_packed) k += 'p';
     for (const dims_t* d : {&a_dims, &a_strides, &b_dims, &b_strides, &c_dims, &c_strides}) {
       k += '|';
       for (auto v : *d) k += std::to_string(v) + ',';
@@ -83,7 +110,7 @@ Matmul cached_matmul(const MatmulShape& s) {
   }
   using dt = dnnl::memory::data_type;
   dnnl::memory::desc a(s.a_dims, dt::f32, s.a_strides);
-  dnnl::memory::desc b(s.b_dims, dt::f32, s.b_strides);
+  dnnl::memory::desc b = s.b_packed ? packed_desc(s.b_dims) : dnnl::memory::desc(s.b_dims, dt::f32, s.b_strides);
   dnnl::memory::desc c(s.c_dims, dt::f32, s.c_strides);
   dnnl::matmul::desc desc = s.bias ? dnnl::matmul::desc(a, b, dnnl::memory::desc({1, s.c_dims[1]}, dt::f32, {s.c_dims[1], 1}), c)
                                    : dnnl::matmul::desc(a, b, c);
@@ -115,6 +142,18 @@ void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
 
 }  // namespace
 
+bool gemm_prefers_packed_layout() {
+  static const bool prefers = [] {
+    using dt = dnnl::memory::data_type;
+    const int64_t rows = 10, in = 512, out = 512;
+    dnnl::matmul::desc desc(dnnl::memory::desc({rows, in}, dt::f32, {in, 1}),
+                            dnnl::memory::desc({in, out}, dt::f32, dnnl::memory::format_tag::any),
+                            dnnl::memory::desc({rows, out}, dt::f32, {out, 1}));
+    return dnnl::matmul::primitive_desc(desc, cpu_engine()).weights_desc() == packed_desc({in, out});
+  }();
+  return prefers;
+}
+
 void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   if (rows <= 0) return;
   MatmulShape s;
@@ -122,11 +161,14 @@ void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   s.a_strides = {l.in, 1};
   s.b_dims = {l.in, l.out};  // Wᵀ, read from W[out, in] through strides
   s.b_strides = {1, l.in};
+  s.b_packed = l.packed != nullptr;
   s.c_dims = {rows, l.out};
   s.c_strides = {l.out, 1};
   s.bias = l.bias != nullptr;
+  dnnl::memory weights = s.b_packed ? dnnl::memory(packed_desc(s.b_dims), cpu_engine(), const_cast<float*>(l.packed))
+                                    : wrap(s.b_dims, s.b_strides, l.weight);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, x)},
-                                             {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, l.weight)},
+                                             {DNNL_ARG_WEIGHTS, weights},
                                              {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, y)}};
   if (l.bias) args.emplace(DNNL_ARG_BIAS, wrap({1, l.out}, {l.out, 1}, l.bias));
   run(cached_matmul(s), args);

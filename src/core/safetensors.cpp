@@ -79,7 +79,12 @@ Result<SafeTensors> SafeTensors::open(const std::string& path, const std::vector
   const size_t data_offset = 8 + header_len;
   const size_t data_size = size - data_offset;
   for (auto& [name, info] : j.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (info.is_object())
+        for (auto& [key, value] : info.items())
+          if (value.is_string()) st.metadata_[key] = value.get<std::string>();
+      continue;
+    }
     if (std::none_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return name.rfind(p, 0) == 0; }))
       continue;
     auto bad = [&](const std::string& why) { return error(path + ": tensor '" + name + "': " + why); };
@@ -180,12 +185,18 @@ Result<Tensor> SafeTensors::get(const std::string& name) {
   return t;
 }
 
-Result<Tensor> SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape) {
-  CC_TRY(Tensor t, get(name));
-  if (t.shape != shape)
-    return error(path() + ": tensor '" + name + "' has shape " + shape_string(t.shape) + ", expected " +
+Status SafeTensors::check(const std::string& name, const std::vector<int64_t>& shape) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return error(path() + ": missing tensor '" + name + "'");
+  if (it->second.shape != shape)
+    return error(path() + ": tensor '" + name + "' has shape " + shape_string(it->second.shape) + ", expected " +
                  shape_string(shape));
-  return t;
+  return Ok{};
+}
+
+Result<Tensor> SafeTensors::get(const std::string& name, const std::vector<int64_t>& shape) {
+  CC_CHECK(check(name, shape));
+  return get(name);
 }
 
 Status write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,

@@ -51,9 +51,19 @@ class SafeTensors {
   // has another shape, or its dtype is not F32, F16 or BF16.
   Result<Tensor> get(const std::string& name);
   Result<Tensor> get(const std::string& name, const std::vector<int64_t>& shape);
+  // The same checks as get(name, shape), reading and converting nothing.
+  Status check(const std::string& name, const std::vector<int64_t>& shape) const;
 
   // Bytes copied so far: only converted (non-fp32) or misaligned tensors are copied.
   size_t copied_bytes() const { return copied_bytes_; }
+
+  // The header's "__metadata__" strings.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // The same weights repacked for the GEMM, from a file beside this one (core/packed_weights.h);
+  // null when there is none.
+  SafeTensors* packed() const { return packed_.get(); }
+  void set_packed(std::shared_ptr<SafeTensors> packed) { packed_ = std::move(packed); }
 
  private:
   struct Entry {
@@ -64,6 +74,8 @@ class SafeTensors {
 
   std::shared_ptr<MappedFile> file_;
   std::map<std::string, Entry> entries_;
+  std::map<std::string, std::string> metadata_;
+  std::shared_ptr<SafeTensors> packed_;
   std::map<std::string, const float*> converted_index_;
   std::deque<std::vector<float>> converted_;  // deque: element addresses stay stable
   size_t copied_bytes_ = 0;

@@ -5,6 +5,7 @@
 #include "audio/resample.h"
 #include "core/config.h"
 #include "core/file.h"
+#include "core/packed_weights.h"
 #include "core/kernels.h"
 #include "model/model_kind.h"
 
@@ -42,9 +43,11 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir) {
                  (tower_config->fusion ? "true" : "false"));
   m->features_ = std::make_unique<ClapFeatureExtractor>(pre.value());
 
-  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), {"audio_model.", "audio_projection."});
+  const std::vector<std::string> prefixes = {"audio_model.", "audio_projection."};
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), prefixes);
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
+  if (auto st = attach_packed_weights(m->weights_, prefixes); !st.ok()) return in_dir(st.error());
   auto tower = HtsatTower::load(m->weights_, tower_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();

@@ -1,6 +1,7 @@
 #include "model/clap_text_model.h"
 
 #include "core/file.h"
+#include "core/packed_weights.h"
 
 namespace cc {
 
@@ -15,9 +16,11 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   auto tokenizer = RobertaTokenizer::load(join_path(dir, "tokenizer.json"));
   if (!tokenizer.ok()) return in_dir(tokenizer.error());
   m->tokenizer_ = std::move(tokenizer).value();
-  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), {"text_model.", "text_projection."});
+  const std::vector<std::string> prefixes = {"text_model.", "text_projection."};
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), prefixes);
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
+  if (auto st = attach_packed_weights(m->weights_, prefixes); !st.ok()) return in_dir(st.error());
   auto tower = ClapTextTower::load(m->weights_, text_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();

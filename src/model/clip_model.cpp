@@ -3,9 +3,13 @@
 #include <sys/stat.h>
 
 #include "core/file.h"
+#include "core/packed_weights.h"
 #include "model/model_kind.h"
 
 namespace cc {
+
+// Only CLIP's tensors are mapped (a bundle also holds CLAP's audio tower).
+static const std::vector<std::string> kClipPrefixes = {"text_model.", "vision_model.", "text_projection.", "visual_projection."};
 
 Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
   auto in_dir = [&](const Error& e) { return e.context("model " + dir); };
@@ -16,15 +20,14 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
   auto config = read_model_config(dir);  // a bundle's clip_config.json has the same text/vision sections
   if (!config.ok()) return config.error();
 
-  // Only CLIP's tensors are mapped (a bundle also holds CLAP's audio tower).
-  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"),
-                                   {"text_model.", "vision_model.", "text_projection.", "visual_projection."});
+  auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), kClipPrefixes);
   if (!weights.ok()) {
     if (is_file(join_path(dir, "pytorch_model.bin")))
       return error("model " + dir + ": has only pytorch_model.bin; convert it to model.safetensors first");
     return in_dir(weights.error());
   }
   m->weights_ = std::move(weights).value();
+  if (auto st = attach_packed_weights(m->weights_, kClipPrefixes); !st.ok()) return in_dir(st.error());
   struct stat st {};
   if (stat(m->weights_.path().c_str(), &st) == 0) m->weight_file_bytes_ = static_cast<size_t>(st.st_size);
 

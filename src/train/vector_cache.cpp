@@ -1,7 +1,5 @@
 #include "train/vector_cache.h"
 
-#include <sys/stat.h>
-
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -42,10 +40,8 @@ void VectorCache::put(const std::string& input_key, const std::vector<float>& v)
 }
 
 static std::string stat_key(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return path;
-  return path + '|' + std::to_string(st.st_size) + '|' + std::to_string(st.st_mtim.tv_sec) + '.' +
-         std::to_string(st.st_mtim.tv_nsec);
+  const std::string stamp = file_stamp(path);
+  return stamp.empty() ? path : path + '|' + stamp;
 }
 
 std::string model_cache_key(const std::string& model_dir, const std::string& tower) {
