@@ -1,7 +1,9 @@
 // The measurement behind the GEMM back end: y = x·Wᵀ with W in PyTorch's [out, in] layout,
 // read in place, on the towers' real shapes; OpenBLAS sgemm against oneDNN's matmul (what
-// src/core/gemm.cpp uses). "cold" cycles through a 200 MB pool of weights, as a forward pass
-// does. Build with -DCLIPCLAP_GEMM_COMPARE=ON; run with the thread count of interest:
+// src/core/gemm.cpp uses), and oneDNN on the same weights packed (`clipclap pack`, BA16a64b).
+// "cold" cycles through a 200 MB pool of weights, as a forward pass does; GB/s is the rate at
+// which the cold products read their weights. Build with -DCLIPCLAP_GEMM_COMPARE=ON; run with
+// the thread count of interest:
 //   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/release/gemm_backends
 #include <cblas.h>
 
@@ -40,8 +42,8 @@ int main() {
                           {400, 768, 3072, "ViT b8 fc1"},     {400, 3072, 768, "ViT b8 fc2"}, {10, 512, 512, "text b1 q/k/v/out"},
                           {10, 512, 2048, "text b1 fc1"},     {10, 2048, 512, "text b1 fc2"}, {96, 512, 2048, "text b8 fc1"},
                           {4096, 128, 512, "HTSAT stage 1 fc1"}};
-  std::printf("%-20s %5s %5s %5s   %14s %14s   %14s %14s\n", "shape", "M", "K", "N", "OpenBLAS hot", "oneDNN hot",
-              "OpenBLAS cold", "oneDNN cold");
+  std::printf("%-20s %5s %5s %5s   %14s %14s   %14s %14s %14s   %s\n", "shape", "M", "K", "N", "OpenBLAS hot",
+              "oneDNN hot", "OpenBLAS cold", "oneDNN cold", "packed cold", "weights GB/s cold: oneDNN, packed");
   for (const Shape& s : shapes) {
     const size_t per = static_cast<size_t>(s.k) * s.n;
     const int pool = std::max<int>(4, static_cast<int>((200u << 20) / (per * 4)));
@@ -52,11 +54,18 @@ int main() {
                   s.k, 0.f, y.data(), s.n);
     };
     auto dnnl = [&](int i) { cc::linear(cc::Linear{w.data() + per * (i % pool), nullptr, s.k, s.n}, x.data(), s.m, y.data()); };
+    std::vector<std::vector<float>> packed;
+    for (int i = 0; i < pool; ++i) packed.push_back(cc::pack_weight(w.data() + per * i, s.k, s.n));
+    auto dnnl_packed = [&](int i) {
+      cc::linear(cc::Linear{nullptr, nullptr, s.k, s.n, packed[i % pool].data()}, x.data(), s.m, y.data());
+    };
     const int hot = std::max(3, static_cast<int>(2e9 / flops));
     auto hot_blas = [&](int) { blas(0); };
     auto hot_dnnl = [&](int) { dnnl(0); };
-    std::printf("%-20s %5d %5d %5d   %9.1f GF/s %9.1f GF/s   %9.1f GF/s %9.1f GF/s\n", s.what, s.m, s.k, s.n,
-                gflops(hot_blas, flops, hot), gflops(hot_dnnl, flops, hot), gflops(blas, flops, pool),
-                gflops(dnnl, flops, pool));
+    const double cold_dnnl = gflops(dnnl, flops, pool), cold_packed = gflops(dnnl_packed, flops, pool);
+    const double bytes_per_flop = 4.0 * per / flops;
+    std::printf("%-20s %5d %5d %5d   %9.1f GF/s %9.1f GF/s   %9.1f GF/s %9.1f GF/s %9.1f GF/s   %.1f, %.1f\n", s.what, s.m,
+                s.k, s.n, gflops(hot_blas, flops, hot), gflops(hot_dnnl, flops, hot), gflops(blas, flops, pool), cold_dnnl,
+                cold_packed, cold_dnnl * bytes_per_flop, cold_packed * bytes_per_flop);
   }
 }
