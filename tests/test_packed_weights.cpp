@@ -21,11 +21,7 @@ namespace fs = std::filesystem;
 // other files linked; removed when the test process ends.
 std::string scratch_copy(const std::string& tag) {
   const fs::path dir = fs::temp_directory_path() / ("clipclap_pack_" + std::to_string(::getpid()) + "_" + tag);
-  static struct RemovedAtExit {
-    std::vector<fs::path> dirs;
-    ~RemovedAtExit() { for (const auto& d : dirs) fs::remove_all(d); }
-  } made;
-  made.dirs.push_back(dir);
+  test::remove_at_exit(dir);
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(test::fixture("models/clip-tiny-a"))) {

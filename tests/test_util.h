@@ -21,6 +21,15 @@ namespace cc::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(CLIPCLAP_FIXTURES) + "/" + rel; }
 
+// Removes `dir` (a test's scratch directory) when the test process ends.
+inline void remove_at_exit(const std::filesystem::path& dir) {
+  static struct Dirs {
+    std::vector<std::filesystem::path> list;
+    ~Dirs() { for (const auto& d : list) std::filesystem::remove_all(d); }
+  } dirs;
+  dirs.list.push_back(dir);
+}
+
 // Fixture model "name", or with "name+packed" a directory whose files link to its files and
 // which holds packed weights (what `clipclap pack` writes), so a test runs on both.
 inline std::string fixture_model(const std::string& name) {
@@ -30,12 +39,8 @@ inline std::string fixture_model(const std::string& name) {
   namespace fs = std::filesystem;
   const std::string base = name.substr(0, name.size() - packed_suffix.size());
   const fs::path dir = fs::temp_directory_path() / ("clipclap_packed_" + std::to_string(::getpid()) + "_" + base);
-  static struct RemovedAtExit {
-    std::vector<fs::path> dirs;
-    ~RemovedAtExit() { for (const auto& d : dirs) fs::remove_all(d); }
-  } made;
   if (!fs::exists(dir / "model.packed.safetensors")) {
-    made.dirs.push_back(dir);
+    remove_at_exit(dir);
     fs::remove_all(dir);
     fs::create_directories(dir);
     for (const auto& e : fs::directory_iterator(fixture("models/" + base))) fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
