@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/base64.h"
+#include "core/gemm.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -39,8 +40,9 @@ json media_part(const std::string& rel, const std::string& mime) {
 }
 
 // What `clipclap embed` prints for these inputs ("--text x", "--image path", ...), in order.
+// `model` is a fixture model's name (test::fixture_model).
 std::vector<std::vector<float>> engine(const std::string& model, const std::vector<std::pair<std::string, std::string>>& inputs) {
-  std::string args = "embed --model " + test::fixture("models/" + model);
+  std::string args = "embed --model " + test::fixture_model(model);
   for (const auto& [flag, value] : inputs)
     args += " --" + flag + " '" + (flag == "text" ? value : test::fixture(value)) + "'";
   auto r = test::run_clipclap(args, false);
@@ -255,6 +257,22 @@ TEST_F(Served, EveryBadRequestGetsItsStatus) {
   const std::string log = server_->log();
   EXPECT_NE(log.find("\"path\":\"/api/embed\""), std::string::npos);
   EXPECT_EQ(log.find("still alive"), std::string::npos);
+}
+
+TEST(Serve, PackedWeightsAreServedAndTheLogSaysWhich) {
+  ServerProcess packed({"--model", test::fixture_model("clipclap-tiny+packed")});
+  ASSERT_GT(packed.port(), 0) << packed.log();
+  const json inputs = {"a photo of a cat", image_part("images/photo_420.jpg"), audio_part("audio/tone_48k_pcm16.wav")};
+  expect_vectors(embeddings_of(post(packed.port(), "/api/embed", json{{"input", inputs}}.dump())),
+                 engine("clipclap-tiny+packed", {{"text", "a photo of a cat"}, {"image", "images/photo_420.jpg"},
+                                                 {"audio", "audio/tone_48k_pcm16.wav"}}),
+                 "packed");
+  if (gemm_prefers_packed_layout()) {
+    EXPECT_NE(packed.log().find(", packed weights"), std::string::npos) << packed.log();
+    ServerProcess plain({"--model", test::fixture("models/clipclap-tiny")});
+    ASSERT_GT(plain.port(), 0) << plain.log();
+    EXPECT_NE(plain.log().find("clipclap pack --model"), std::string::npos) << plain.log();
+  }
 }
 
 TEST(Serve, ApiKeyIsRequired) {

@@ -9,6 +9,7 @@
 #include "bundle/resolve_model.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/gemm.h"
 #include "core/threads.h"
 #include "server/server.h"
 
@@ -145,8 +146,11 @@ int cmd_serve(int argc, char** argv) {
     const std::string base = std::filesystem::path(name).filename().string();
     if (base != name) m.aliases.push_back(base);
     m.model = std::move(loaded).value();
-    std::fprintf(stderr, "loaded %s (%s: %s, %d-d) from %s\n", name.c_str(), model_kind_name(m.model->info().kind),
-                 capabilities_string(m.model->info().caps).c_str(), m.model->dim(), dir.c_str());
+    std::string packed = m.model->packed_weight_bytes() > 0 ? ", packed weights" : "";
+    if (packed.empty() && gemm_prefers_packed_layout())
+      packed = " (`clipclap pack --model " + dir + "` once would speed up short texts)";
+    std::fprintf(stderr, "loaded %s (%s: %s, %d-d) from %s%s\n", name.c_str(), model_kind_name(m.model->info().kind),
+                 capabilities_string(m.model->info().caps).c_str(), m.model->dim(), dir.c_str(), packed.c_str());
     models.push_back(std::move(m));
   }
   if (models.empty()) return fail("no model to serve", 1);

@@ -112,4 +112,9 @@ Result<Embeddings> Embedder::embed_audio(const std::vector<Audio>& clips, const 
   return into_space(clap_->embed_audio(clips, opts));
 }
 
+size_t Embedder::packed_weight_bytes() const {
+  return (clip_ ? clip_->packed_weight_bytes() : 0) + (clap_ ? clap_->packed_weight_bytes() : 0) +
+         (clap_text_ ? clap_text_->packed_weight_bytes() : 0);
+}
+
 }  // namespace cc

@@ -53,6 +53,8 @@ class Embedder {
 
   const ClipModel* clip() const { return clip_.get(); }
   const ClapModel* clap() const { return clap_.get(); }
+  // Bytes of packed weights (`clipclap pack`) mapped for its towers; 0 when it has none.
+  size_t packed_weight_bytes() const;
 
  private:
   Embedder() = default;
