@@ -63,6 +63,7 @@ class SafeTensors {
   // The same weights repacked for the GEMM, from a file beside this one (core/packed_weights.h);
   // null when there is none.
   SafeTensors* packed() const { return packed_.get(); }
+  size_t packed_bytes() const { return packed_ ? packed_->mapped_bytes() : 0; }
   void set_packed(std::shared_ptr<SafeTensors> packed) { packed_ = std::move(packed); }
 
  private:

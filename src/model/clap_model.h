@@ -45,7 +45,7 @@ class ClapModel {
   int dim() const { return tower_.config().projection_dim; }
   const std::string& dir() const { return dir_; }
   size_t mapped_weight_bytes() const { return weights_.mapped_bytes(); }
-  size_t packed_weight_bytes() const { return weights_.packed() ? weights_.packed()->mapped_bytes() : 0; }
+  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
 
  private:
   ClapModel() = default;

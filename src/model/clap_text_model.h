@@ -20,7 +20,7 @@ class ClapTextModel {
   Result<std::vector<int32_t>> tokenize(const std::string& text, int max_length = 0) const;  // 0: the tower's limit
   Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
   const ClapTextTower& tower() const { return tower_; }
-  size_t packed_weight_bytes() const { return weights_.packed() ? weights_.packed()->mapped_bytes() : 0; }
+  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
 
  private:
   ClapTextModel() = default;

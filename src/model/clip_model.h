@@ -36,7 +36,7 @@ class ClipModel {
   const ClipVisionTower& vision_tower() const { return vision_; }
   size_t weight_file_bytes() const { return weight_file_bytes_; }
   size_t copied_weight_bytes() const { return weights_.copied_bytes(); }
-  size_t packed_weight_bytes() const { return weights_.packed() ? weights_.packed()->mapped_bytes() : 0; }
+  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
 
  private:
   ClipModel() = default;
