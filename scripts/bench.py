@@ -111,6 +111,7 @@ def main():
                 "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
                 "--modality", args.modality, "--captions", str(args.captions)]
     rounds = []
+    reports = {}  # the last round's `clipclap bench --json` per engine: load time, RSS
     for r in range(args.rounds):
         results = {}
         for engine, model_dir in (("clipclap", as_stored), ("packed", args.model)):
@@ -119,8 +120,7 @@ def main():
                 sys.exit(f"clipclap bench on {model_dir}: packed weights {'not ' if engine == 'packed' else ''}used")
             for row in report["results"]:
                 results[(engine, row["modality"], row["batch"])] = row["items_per_s"]
-            if engine == "clipclap":
-                ours = report
+            reports[engine] = report
         for m in modalities:
             for b in batches:
                 feed = inputs[(m, b)]
@@ -137,6 +137,7 @@ def main():
         rounds.append(results)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     results = {k: statistics.median(rd[k] for rd in rounds) for k in rounds[0]}
+    ours, packed = reports["clipclap"], reports["packed"]
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads per engine; "
           f"median of {args.iters} runs after {args.warmup} warm-up, median over {args.rounds} rounds")
@@ -149,8 +150,8 @@ def main():
               f"{ours['resample_ms']:.1f} ms, log-mel features {ours['features_ms']:.1f} ms = "
               f"{ours['features_pct_of_tower']:.1f} % of the tower at batch 1 (all three: "
               f"{ours['front_end_pct_of_tower']:.1f} %)")
-    print(f"packed: {report['packed_weight_mib']:.0f} MiB of packed weights mapped, load {report['load_ms']:.0f} ms, "
-          f"RSS after load {report['rss_after_load_mib']:.0f} MiB, peak RSS {report['peak_rss_mib']:.0f} MiB")
+    print(f"packed: {packed['packed_weight_mib']:.0f} MiB of packed weights mapped, load {packed['load_ms']:.0f} ms, "
+          f"RSS after load {packed['rss_after_load_mib']:.0f} MiB, peak RSS {packed['peak_rss_mib']:.0f} MiB")
     print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'packed/s':>9} {'ORT/s':>9} {'PyTorch/s':>10} "
           f"{'vs ORT':>7} {'(rounds)':>12} {'packed vs ORT':>14} {'(rounds)':>12} {'vs PyTorch':>10}")
     rows = []
@@ -169,7 +170,7 @@ def main():
                   f"{packed_span:>12} {c / p:9.2f}x")
     if args.json:
         args.json.write_text(json.dumps({"machine": cpu_name(), "threads": args.threads, "clipclap": ours,
-                                         "packed": report, "rows": rows}, indent=2) + "\n")
+                                         "packed": packed, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

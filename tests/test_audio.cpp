@@ -8,7 +8,6 @@
 
 #include "audio/decode_audio.h"
 #include "audio/resample.h"
-#include "core/gemm.h"
 #include "model/clap_model.h"
 #include "test_util.h"
 
@@ -76,8 +75,7 @@ std::unique_ptr<ClapModel> load(const std::string& name) {
   auto m = ClapModel::load(test::fixture_model(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (!m.ok()) return nullptr;
-  const bool packed = name != test::base_model(name);
-  EXPECT_EQ((*m)->packed_weight_bytes() > 0, packed && gemm_prefers_packed_layout()) << name;
+  EXPECT_EQ((*m)->packed_weight_bytes() > 0, test::expects_packed(name)) << name;
   return std::move(m).value();
 }
 

@@ -2,7 +2,6 @@
 // (570), GPT-2's pre-tokenizer regex on its corner cases, and get_text_features vectors.
 #include <cstdio>
 
-#include "core/gemm.h"
 #include "model/clap_text_model.h"
 #include "test_util.h"
 #include "text/roberta_tokenizer.h"
@@ -57,7 +56,7 @@ class ClapTextParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(ClapTextParity, TextEmbeddingsMatchHuggingFace) {
   auto m = ClapTextModel::load(test::fixture_model(GetParam()));
   ASSERT_TRUE(m.ok()) << m.error().message;
-  EXPECT_EQ(m.value()->packed_weight_bytes() > 0, GetParam() != test::base_model(GetParam()) && gemm_prefers_packed_layout());
+  EXPECT_EQ(m.value()->packed_weight_bytes() > 0, test::expects_packed(GetParam()));
   const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   std::vector<std::string> texts;
   for (const auto& t : ref["texts"]) {

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/gemm.h"
 #include "core/threads.h"
 #include "model/clip_model.h"
 #include "test_util.h"
@@ -19,8 +18,7 @@ std::unique_ptr<ClipModel> load(const std::string& name) {
   auto m = ClipModel::load(test::fixture_model(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (!m.ok()) return nullptr;
-  const bool packed = name != test::base_model(name);
-  EXPECT_EQ((*m)->packed_weight_bytes() > 0, packed && gemm_prefers_packed_layout()) << name;
+  EXPECT_EQ((*m)->packed_weight_bytes() > 0, test::expects_packed(name)) << name;
   return std::move(m).value();
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
+#include "core/gemm.h"
 #include "core/packed_weights.h"
 
 namespace cc::test {
@@ -30,14 +31,18 @@ inline void remove_at_exit(const std::filesystem::path& dir) {
   dirs.list.push_back(dir);
 }
 
+// "clip-tiny-a+packed" -> "clip-tiny-a": the reference vectors are the same.
+inline std::string base_model(const std::string& name) { return name.substr(0, name.find('+')); }
+
+// Whether a model loaded as fixture_model(name) should have packed weights attached.
+inline bool expects_packed(const std::string& name) { return name != base_model(name) && gemm_prefers_packed_layout(); }
+
 // Fixture model "name", or with "name+packed" a directory whose files link to its files and
 // which holds packed weights (what `clipclap pack` writes), so a test runs on both.
 inline std::string fixture_model(const std::string& name) {
-  const std::string packed_suffix = "+packed";
-  if (name.size() <= packed_suffix.size() || name.compare(name.size() - packed_suffix.size(), packed_suffix.size(), packed_suffix) != 0)
-    return fixture("models/" + name);
+  const std::string base = base_model(name);
+  if (base == name) return fixture("models/" + name);
   namespace fs = std::filesystem;
-  const std::string base = name.substr(0, name.size() - packed_suffix.size());
   const fs::path dir = fs::temp_directory_path() / ("clipclap_packed_" + std::to_string(::getpid()) + "_" + base);
   if (!fs::exists(dir / "model.packed.safetensors")) {
     remove_at_exit(dir);
@@ -49,9 +54,6 @@ inline std::string fixture_model(const std::string& name) {
   }
   return dir.string();
 }
-
-// "clip-tiny-a+packed" -> "clip-tiny-a": the reference vectors are the same.
-inline std::string base_model(const std::string& name) { return name.substr(0, name.find('+')); }
 
 inline nlohmann::json fixture_json(const std::string& rel) {
   auto j = read_json(fixture(rel));

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 
 #include "core/file.h"
 #include "core/gemm.h"
@@ -13,18 +14,14 @@ namespace {
 constexpr const char* kFormat = "clipclap-packed-weights";
 
 bool is_linear_weight(const SafeTensors::Raw& t, const std::string& name) {
-  const std::string suffix = ".weight";
-  const bool named = name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const bool named = name.ends_with(".weight");
   const bool floats = t.dtype == "F32" || t.dtype == "F16" || t.dtype == "BF16";
   return named && floats && t.shape.size() == 2 && name.find("embedding") == std::string::npos;
 }
 }  // namespace
 
 std::string packed_weights_path(const std::string& weights_path) {
-  const std::string ext = ".safetensors";
-  const bool has_ext = weights_path.size() > ext.size() &&
-                       weights_path.compare(weights_path.size() - ext.size(), ext.size(), ext) == 0;
-  return (has_ext ? weights_path.substr(0, weights_path.size() - ext.size()) : weights_path) + ".packed" + ext;
+  return std::filesystem::path(weights_path).replace_filename(kPackedWeightsFile).string();
 }
 
 Result<PackedSummary> write_packed_weights(const std::string& weights_path) {

@@ -12,10 +12,10 @@
 
 namespace cc {
 
+// A model directory's packed weights, beside its model.safetensors; pull and push leave them out.
+constexpr const char* kPackedWeightsFile = "model.packed.safetensors";
 // ".../model.safetensors" -> ".../model.packed.safetensors"
 std::string packed_weights_path(const std::string& weights_path);
-// A model directory's packed weights, which pull and push leave out.
-constexpr const char* kPackedWeightsFile = "model.packed.safetensors";
 
 struct PackedSummary {
   int tensors = 0;
