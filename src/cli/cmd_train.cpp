@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,13 +55,18 @@ std::string default_cache() {
   return home ? std::string(home) + "/.cache/clipclap/vectors" : "";
 }
 
-// Encodes `items` with `encode` (batches of 32), through the cache.
+// Encodes `items` with `encode` (batches of 32), through the cache. Each distinct key is
+// encoded once and its vector shared by its repeats: a GEMM's rounding can depend on the batch
+// around an input (oneDNN's AVX2 kernels block rows by batch size), and a repeat encoded in
+// another batch would then differ by an ulp from the one vector the cache keeps.
 template <class Encode>
 Result<std::vector<std::vector<float>>> encode_cached(const std::vector<std::string>& keys, const VectorCache& cache,
                                                       const std::string& label, Encode encode) {
   std::vector<std::vector<float>> out(keys.size());
   std::vector<size_t> todo;
+  std::map<std::string, size_t> first;  // key -> its first index
   for (size_t i = 0; i < keys.size(); ++i) {
+    if (!first.emplace(keys[i], i).second) continue;
     if (auto v = cache.get(keys[i])) out[i] = std::move(*v);
     else todo.push_back(i);
   }
@@ -75,6 +81,8 @@ Result<std::vector<std::vector<float>>> encode_cached(const std::vector<std::str
     }
     bar.update(static_cast<int>(end));
   }
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (out[i].empty()) out[i] = out[first[keys[i]]];
   return out;
 }
 
