@@ -2,7 +2,8 @@
 """Builds the committed test fixtures: tiny random-weight checkpoints made with `transformers`
 from configs (nothing is downloaded), inputs made here, and Hugging Face's outputs for them.
 
-    scripts/make_fixtures.py            # writes tests/fixtures/
+    scripts/make_fixtures.py                    # writes tests/fixtures/
+    scripts/make_fixtures.py --only long-texts  # just reference/long_texts.json (from the committed tokenizers)
 
 The C++ tests read only what this writes; they never need Python. Re-running it gives the same
 files: every random draw is seeded.
@@ -181,6 +182,53 @@ def hard_strings() -> list:
         n = rng.randint(1, 40)
         s.append("".join(rng.choice(pool) for _ in range(n)))
     return s
+
+
+def long_texts() -> list:
+    """Texts far past 77 tokens, where the engine tokenizes only the start: white space of every
+    kind between words, words far longer than any token, runs without white space longer than
+    the engine's pieces, combining marks after spaces, special tokens near white space. Each is
+    a list of (part, repeat) to keep the file small: the text is the parts repeated, joined."""
+    rng = random.Random(11)
+    hard = hard_strings()
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return [
+        [(" ".join(hard[:120]), 1)],
+        [("".join(rng.choice(["\n", "\t", " ", "  ", "\u00a0", "\u3000 ", "\r\n"]) + w for w in hard[200:300]), 1)],
+        [("a", 200000)],
+        [("".join(rng.choice(letters) for _ in range(3000)), 1)],
+        [("photograph", 1500)],
+        [("rain ", 3000)],
+        [(" ", 3000), ("word ", 100)],
+        [("e\u0301 ", 1200)],
+        [("x \u0301y ", 600)],
+        [("日本語のテキスト", 12000)],
+        [("a,b.c;d!", 2000)],
+        [("İ Σ σ ς ", 500)],
+        [("<|endoftext|> <|endoftext|> <|endoftext|> the sound of rain ", 300)],
+        [("a <mask> b  <mask>c   ", 200)],
+        [("\t", 3000), ("<mask>", 1), (" tail", 200)],
+        [("".join(rng.choice(letters + "  ") for _ in range(3000)), 1)],
+        [("supercalifragilisticexpialidocious", 4000)],
+    ]
+
+
+def write_long_text_references():
+    """HF's ids for long_texts() from the committed CLIP and CLAP tokenizers: cut (to 77 / 78),
+    and whole for the texts short enough to keep the file small."""
+    clip = CLIPTokenizerFast(tokenizer_file=str(OUT / "clip-tokenizer" / "tokenizer.json"))
+    clap = RobertaTokenizerFast(tokenizer_file=str(OUT / "clap-tokenizer" / "tokenizer.json"))
+    cases = []
+    for parts in long_texts():
+        t = "".join(p * n for p, n in parts)
+        case = {"parts": parts}
+        for name, tok, limit in (("clip", clip, 77), ("clap", clap, CLAP_MAX_TOKENS)):
+            case[name] = tok(t, truncation=True, max_length=limit)["input_ids"]
+            if len(t) <= 5000:
+                case[name + "_full"] = tok(t)["input_ids"]
+        cases.append(case)
+    (OUT / "reference" / "long_texts.json").write_text(json.dumps(cases, ensure_ascii=False) + "\n")
+    print(f"long texts: {len(cases)}")
 
 
 def write_raw_png(path: Path, width: int, height: int, bit_depth: int, color_type: int, rows: list):
@@ -495,7 +543,11 @@ def make_training_inputs(out: Path, audio_names: list) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.parse_args()
+    ap.add_argument("--only", choices=["long-texts"], help="write only this part")
+    args = ap.parse_args()
+    if args.only == "long-texts":
+        write_long_text_references()
+        return
     torch.set_num_threads(2)
     (OUT / "reference").mkdir(parents=True, exist_ok=True)
     tokenizer_dir = OUT / "clip-tokenizer"
@@ -563,6 +615,7 @@ def main():
         make_clap(name, spec, audio_dir, audio_names, clap_tokenizer_dir, clap_tokenizer)
         print(f"model: {name}")
     make_training_inputs(OUT / "train", audio_names)
+    write_long_text_references()
 
 
 if __name__ == "__main__":

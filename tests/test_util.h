@@ -77,26 +77,33 @@ inline double max_abs_diff(const float* a, const std::vector<float>& b) {
   return m;
 }
 
-// A 32-bit float WAV with the given samples and header fields.
-inline std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_t rate, uint16_t channels = 1) {
+// An IEEE-float WAV (32- or 64-bit samples, interleaved) with the given header fields.
+template <class Sample>
+std::vector<uint8_t> ieee_wav(const std::vector<Sample>& samples, uint32_t rate, uint16_t channels = 1) {
+  static_assert(sizeof(Sample) == 4 || sizeof(Sample) == 8);
   auto put32 = [](std::vector<uint8_t>& b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i))); };
   auto put16 = [](std::vector<uint8_t>& b, uint16_t v) { b.push_back(v & 0xFF), b.push_back(v >> 8); };
+  constexpr uint16_t bytes = sizeof(Sample);
   std::vector<uint8_t> b = {'R', 'I', 'F', 'F'};
-  const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * 4);
+  const uint32_t data_bytes = static_cast<uint32_t>(samples.size() * bytes);
   put32(b, 36 + data_bytes);
   for (char c : std::string("WAVEfmt ")) b.push_back(static_cast<uint8_t>(c));
   put32(b, 16);
   put16(b, 3);  // IEEE float
   put16(b, channels);
   put32(b, rate);
-  put32(b, rate * 4 * channels);
-  put16(b, static_cast<uint16_t>(4 * channels));
-  put16(b, 32);
+  put32(b, rate * bytes * channels);
+  put16(b, static_cast<uint16_t>(bytes * channels));
+  put16(b, 8 * bytes);
   for (char c : std::string("data")) b.push_back(static_cast<uint8_t>(c));
   put32(b, data_bytes);
   const auto* p = reinterpret_cast<const uint8_t*>(samples.data());
   b.insert(b.end(), p, p + data_bytes);
   return b;
+}
+
+inline std::vector<uint8_t> float_wav(const std::vector<float>& samples, uint32_t rate, uint16_t channels = 1) {
+  return ieee_wav(samples, rate, channels);
 }
 
 // Runs the clipclap binary with `args` (stderr merged into the output when asked).
@@ -122,6 +129,14 @@ inline Run run_clipclap(const std::string& args, bool merge_stderr) {
 // With environment assignments ("A=1 B=2") in front; stderr merged.
 inline Run run_clipclap_env(const std::string& env, const std::string& args) {
   return run_command("env " + env + " " + std::string(CLIPCLAP_BINARY) + " " + args + " 2>&1");
+}
+
+// reference/long_texts.json: texts made of repeated parts, with HF's ids for them.
+inline std::string long_text(const nlohmann::json& c) {
+  std::string t;
+  for (const auto& p : c["parts"])
+    for (int i = 0; i < p[1].get<int>(); ++i) t += p[0].get<std::string>();
+  return t;
 }
 
 // The parity bar for every embedding we produce against transformers.

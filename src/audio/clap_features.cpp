@@ -154,36 +154,6 @@ std::vector<float> fusion_chunks(const std::vector<float>& mel, int total, int c
   return out;
 }
 
-std::vector<float> ClapFeatureExtractor::clip_features(const std::vector<double>& wave, const LongAudioOptions& opts,
-                                                       int* windows) const {
-  const size_t max_len = static_cast<size_t>(c_.max_samples());
-  auto channels_of = [&](std::vector<float> mel) {  // an unfused window, or 4 copies for a fused one
-    if (!fused()) return mel;
-    std::vector<float> four;
-    for (int k = 0; k < 4; ++k) four.insert(four.end(), mel.begin(), mel.end());
-    return four;
-  };
-  if (wave.size() < max_len) {
-    *windows = 1;
-    return channels_of(log_mel(pad(wave).data()));
-  }
-  if (fused() && opts.mode == LongAudio::kFusion && wave.size() > max_len) {
-    *windows = 1;
-    const auto whole = log_mel(wave.data(), wave.size());
-    const int bins = c_.feature_size, total = static_cast<int>(whole.size() / bins), chunk = c_.frames();
-    if (total == chunk) return channels_of(whole);  // HF's corner case: just over max_length
-    return fusion_chunks(whole, total, chunk, bins);
-  }
-  std::vector<float> out;
-  const auto starts = window_starts(wave.size(), opts);
-  for (size_t s : starts) {
-    const auto m = channels_of(log_mel(wave.data() + s));
-    out.insert(out.end(), m.begin(), m.end());
-  }
-  *windows = static_cast<int>(starts.size());
-  return out;
-}
-
 std::vector<float> ClapFeatureExtractor::log_mel(const double* wave, size_t samples) const {
   const int n = c_.fft_window_size, half = n / 2, bins = half + 1, mels = c_.feature_size;
   const int64_t len = samples ? static_cast<int64_t>(samples) : c_.max_samples();

@@ -1,6 +1,9 @@
 // ClapFeatureExtractor as configured by preprocessor_config.json: the log-mel spectrogram of
 // `_np_extract_fbank_features` and the padding of `_get_input_mel`, with deterministic
-// choices where HF crops long audio at random.
+// choices where HF crops long audio at random. What the tower embeds for a whole clip
+// (`windows` inputs of channels() x frames() x feature_size: one log-mel per window, or for a
+// fused checkpoint the four channels of _get_input_mel's fusion path) is built by ClipWindows
+// (clap_windows.h) as the clip streams in.
 #pragma once
 
 #include <string>
@@ -58,11 +61,6 @@ class ClapFeatureExtractor {
   // log-mel spectrogram of `samples` samples (max_samples() unless given), [frames, feature_size],
   // float32 as HF returns it.
   std::vector<float> log_mel(const double* wave, size_t samples = 0) const;
-
-  // What the tower embeds for one clip: `windows` inputs of channels() x frames() x feature_size,
-  // concatenated. Unfused checkpoints: one log-mel per window. Fused checkpoints: per window
-  // (or for the whole clip in kFusion mode) the four channels of _get_input_mel's fusion path.
-  std::vector<float> clip_features(const std::vector<double>& wave, const LongAudioOptions& opts, int* windows) const;
 
   bool fused() const { return c_.truncation == "fusion"; }
   int channels() const { return fused() ? 4 : 1; }

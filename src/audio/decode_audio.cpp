@@ -1,12 +1,12 @@
 #include "audio/decode_audio.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 
 #include <sndfile.h>
 
+#include "audio/ogg_check.h"
 #include "core/file.h"
 
 namespace cc {
@@ -35,41 +35,6 @@ sf_count_t vio_read(void* out, sf_count_t n, void* user) {
 }
 sf_count_t vio_write(const void*, sf_count_t, void*) { return 0; }
 
-// Ogg pages carry a CRC-32 (polynomial 0x04C11DB7, MSB first, no reflection). libsndfile
-// 1.2.0 (Debian 12) leaks its vorbis_info when a corrupt Vorbis header makes the open fail,
-// so Ogg input is checked page by page first: corrupt or truncated streams never reach it.
-Status check_ogg_pages(const uint8_t* d, size_t n) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t r = i << 24;
-      for (int k = 0; k < 8; ++k) r = (r & 0x80000000u) ? (r << 1) ^ 0x04C11DB7u : r << 1;
-      t[i] = r;
-    }
-    return t;
-  }();
-  size_t at = 0;
-  for (int page = 0; at < n; ++page) {
-    if (n - at < 27 || std::memcmp(d + at, "OggS", 4) != 0 || d[at + 4] != 0)
-      return error("corrupt or truncated Ogg stream (page " + std::to_string(page) + ")");
-    const size_t segments = d[at + 26];
-    if (n - at < 27 + segments) return error("truncated Ogg stream (page " + std::to_string(page) + ")");
-    size_t body = 0;
-    for (size_t s = 0; s < segments; ++s) body += d[at + 27 + s];
-    const size_t size = 27 + segments + body;
-    if (n - at < size) return error("truncated Ogg stream (page " + std::to_string(page) + ")");
-    uint32_t crc = 0;
-    for (size_t i = 0; i < size; ++i) {
-      const uint8_t byte = (i >= 22 && i < 26) ? 0 : d[at + i];  // the CRC field counts as zero
-      crc = (crc << 8) ^ table[((crc >> 24) ^ byte) & 0xFF];
-    }
-    const uint32_t stored = d[at + 22] | (d[at + 23] << 8) | (d[at + 24] << 16) | (static_cast<uint32_t>(d[at + 25]) << 24);
-    if (crc != stored) return error("corrupt Ogg stream (checksum of page " + std::to_string(page) + ")");
-    at += size;
-  }
-  return Ok{};
-}
-
 // Containers libsndfile cannot read, named so the error can say what they are.
 const char* unsupported_container(const uint8_t* d, size_t n) {
   if (n >= 12 && std::memcmp(d + 4, "ftyp", 4) == 0) return "MP4/M4A (AAC)";
@@ -79,62 +44,87 @@ const char* unsupported_container(const uint8_t* d, size_t n) {
   return nullptr;
 }
 
+constexpr size_t kBlockFrames = 8192;
+
 }  // namespace
 
-Result<Audio> decode_audio(const uint8_t* data, size_t size, const AudioLimits& limits) {
+struct AudioReader::Source {
+  MemoryFile mem;
+  SF_VIRTUAL_IO io{vio_length, vio_seek, vio_read, vio_write, vio_tell};
+  SNDFILE* file = nullptr;
+};
+
+AudioReader::~AudioReader() {
+  if (source_ && source_->file) sf_close(source_->file);
+}
+
+Result<std::unique_ptr<AudioReader>> AudioReader::open(const uint8_t* data, size_t size, const AudioLimits& limits) {
   if (size == 0) return error("empty audio data");
   if (const char* what = unsupported_container(data, size))
     return error(std::string("unsupported audio format: ") + what + " (supported: WAV, FLAC, OGG Vorbis, Opus, MP3)");
-  if (size >= 4 && std::memcmp(data, "OggS", 4) == 0) CC_CHECK(check_ogg_pages(data, size));
-  MemoryFile mem{data, static_cast<sf_count_t>(size), 0};
-  SF_VIRTUAL_IO io{vio_length, vio_seek, vio_read, vio_write, vio_tell};
+  if (size >= 4 && std::memcmp(data, "OggS", 4) == 0) {
+    CC_CHECK(check_ogg_pages(data, size));
+    CC_CHECK(check_vorbis_headers(data, size));
+  }
+  std::unique_ptr<AudioReader> r(new AudioReader());
+  r->source_ = std::make_unique<Source>();
+  Source& s = *r->source_;
+  s.mem = {data, static_cast<sf_count_t>(size), 0};
   SF_INFO info{};
-  SNDFILE* f = sf_open_virtual(&io, SFM_READ, &info, &mem);
-  if (!f) return error(std::string("not audio in a supported format (WAV, FLAC, OGG Vorbis, Opus, MP3): ") + sf_strerror(nullptr));
-  struct Closer {
-    SNDFILE* f;
-    ~Closer() { sf_close(f); }
-  } closer{f};
-
+  s.file = sf_open_virtual(&s.io, SFM_READ, &info, &s.mem);
+  if (!s.file) return error(std::string("not audio in a supported format (WAV, FLAC, OGG Vorbis, Opus, MP3): ") + sf_strerror(nullptr));
   if (info.samplerate <= 0 || info.samplerate > limits.max_sample_rate)
-    return error("sample rate " + std::to_string(info.samplerate) + " Hz is outside 1.." +
-                 std::to_string(limits.max_sample_rate));
+    return error("sample rate " + std::to_string(info.samplerate) + " Hz is outside 1.." + std::to_string(limits.max_sample_rate));
   if (info.channels <= 0 || info.channels > limits.max_channels)
     return error(std::to_string(info.channels) + " channels (at most " + std::to_string(limits.max_channels) + ")");
-  const double max_frames = limits.max_seconds * info.samplerate;
-  if (info.frames > 0 && static_cast<double>(info.frames) > max_frames + 1)
-    return error("audio is " + std::to_string(info.frames / static_cast<double>(info.samplerate)) +
-                 " s long; the limit is " + std::to_string(limits.max_seconds) + " s");
+  r->rate_ = info.samplerate;
+  r->channels_ = info.channels;
+  r->max_frames_ = limits.max_seconds * info.samplerate;
+  if (info.frames > 0 && static_cast<double>(info.frames) > r->max_frames_ + 1)
+    return error("audio is " + std::to_string(info.frames / static_cast<double>(info.samplerate)) + " s long; the limit is " +
+                 std::to_string(limits.max_seconds) + " s");
+  r->block_.resize(kBlockFrames * static_cast<size_t>(info.channels));
+  return r;
+}
 
-  // Read in blocks: some formats (MP3, Opus) do not know their length up front.
-  Audio a;
-  a.sample_rate = info.samplerate;
-  if (info.frames > 0) a.samples.reserve(static_cast<size_t>(info.frames));
-  const int ch = info.channels;
-  constexpr sf_count_t kBlock = 65536;
-  std::vector<double> block(static_cast<size_t>(kBlock) * ch);
-  for (;;) {
-    const sf_count_t got = sf_readf_double(f, block.data(), kBlock);
-    if (got <= 0) break;
-    const size_t at = a.samples.size();
-    a.samples.resize(at + static_cast<size_t>(got));
-    double* out = a.samples.data() + at;
-    if (ch == 1) {
-      std::memcpy(out, block.data(), static_cast<size_t>(got) * sizeof(double));
-    } else {
-      for (sf_count_t i = 0; i < got; ++i) {
-        double sum = 0;  // numpy's mean over the channel axis: sum, then divide
-        for (int c = 0; c < ch; ++c) sum += block[static_cast<size_t>(i) * ch + c];
-        out[i] = sum / ch;
-      }
-    }
-    if (static_cast<double>(a.samples.size()) > max_frames + 1)
-      return error("audio is longer than the limit of " + std::to_string(limits.max_seconds) + " s");
+Result<size_t> AudioReader::read(double* out, size_t max) {
+  const sf_count_t want = static_cast<sf_count_t>(std::min(max, kBlockFrames));
+  const sf_count_t got = sf_readf_double(source_->file, block_.data(), want);
+  if (got <= 0) {
+    if (sf_error(source_->file) != SF_ERR_NO_ERROR) return error(std::string("corrupt or truncated audio: ") + sf_strerror(source_->file));
+    if (frames_ == 0) return error("audio has no samples");
+    return size_t{0};
   }
-  if (sf_error(f) != SF_ERR_NO_ERROR) return error(std::string("corrupt or truncated audio: ") + sf_strerror(f));
-  if (a.samples.empty()) return error("audio has no samples");
-  if (!std::all_of(a.samples.begin(), a.samples.end(), [](double v) { return std::isfinite(v); }))
-    return error("audio contains NaN or infinite samples");
+  const int ch = channels_;
+  for (sf_count_t i = 0; i < got; ++i) {
+    double sum = 0;  // numpy's mean over the channel axis: sum, then divide
+    for (int c = 0; c < ch; ++c) {
+      const double v = block_[static_cast<size_t>(i) * ch + c];
+      if (!std::isfinite(v)) return error("audio contains NaN or infinite samples");
+      if (std::fabs(v) > kMaxSampleMagnitude)
+        return error("audio sample " + std::to_string(frames_ + static_cast<size_t>(i)) + " is " + std::to_string(v) +
+                     ", far outside full scale (+-1); samples beyond +-1e6 are refused");
+      sum += v;
+    }
+    out[i] = ch == 1 ? sum : sum / ch;
+  }
+  frames_ += static_cast<size_t>(got);
+  if (static_cast<double>(frames_) > max_frames_ + 1)
+    return error("audio is longer than the limit of " + std::to_string(max_frames_ / rate_) + " s");
+  return static_cast<size_t>(got);
+}
+
+Result<Audio> decode_audio(const uint8_t* data, size_t size, const AudioLimits& limits) {
+  CC_TRY(auto reader, AudioReader::open(data, size, limits));
+  Audio a;
+  a.sample_rate = reader->sample_rate();
+  for (;;) {
+    const size_t at = a.samples.size();
+    a.samples.resize(at + kBlockFrames);
+    CC_TRY(size_t got, reader->read(a.samples.data() + at, kBlockFrames));
+    a.samples.resize(at + got);
+    if (got == 0) break;
+  }
   return a;
 }
 

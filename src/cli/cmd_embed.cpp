@@ -35,12 +35,13 @@ const std::vector<Flag> kFlags = {
     {"help", "", "show this text"},
 };
 
+// One input, made ready for its tower as the server makes a request's items ready.
 struct Input {
   std::string modality;  // "text", "image" or "audio"
   std::string value;     // the text, or the file path
   std::vector<int32_t> ids;
-  Image image;
-  Audio audio;
+  std::vector<float> pixels;
+  ClipFeatures audio;
 };
 
 void append_json_line(std::string& out, size_t index, const std::string& modality, const float* v, int dim) {
@@ -130,14 +131,19 @@ int cmd_embed(int argc, char** argv) {
       auto ids = model.tokenize(in.value);
       if (ids.ok()) in.ids = std::move(ids).value();
       else bad(ids.error());
-    } else if (in.modality == "audio") {
-      auto a = decode_audio_file(in.value, audio_limits);
-      if (a.ok()) in.audio = std::move(a).value();
-      else bad(a.error());
     } else {
-      auto img = decode_image_file(in.value, limits);
-      if (img.ok()) in.image = std::move(img).value();
-      else bad(img.error());
+      auto bytes = read_file(in.value);
+      if (!bytes.ok()) {
+        bad(bytes.error());
+      } else if (in.modality == "audio") {
+        auto f = model.audio_features(bytes->data(), bytes->size(), audio_limits, audio_opts);
+        if (f.ok()) in.audio = std::move(f).value();
+        else bad(f.error().context(in.value));
+      } else {
+        auto p = model.pixel_values(bytes->data(), bytes->size(), limits);
+        if (p.ok()) in.pixels = std::move(p).value();
+        else bad(p.error().context(in.value));
+      }
     }
   }
   if (failures) return 1;
@@ -157,13 +163,13 @@ int cmd_embed(int argc, char** argv) {
         for (size_t k = start; k < end; ++k) ids.push_back(inputs[group[k]].ids);
         e = model.embed_token_ids(ids);
       } else if (modality == "image") {
-        std::vector<Image> images;
-        for (size_t k = start; k < end; ++k) images.push_back(std::move(inputs[group[k]].image));
-        e = model.embed_images(images);
+        std::vector<float> pixels;
+        for (size_t k = start; k < end; ++k) pixels.insert(pixels.end(), inputs[group[k]].pixels.begin(), inputs[group[k]].pixels.end());
+        e = model.embed_pixel_values(pixels, static_cast<int>(end - start));
       } else {
-        std::vector<Audio> clips;
+        std::vector<ClipFeatures> clips;
         for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
-        e = model.embed_audio(clips, audio_opts);
+        e = model.embed_audio_features(clips);
       }
       if (!e.ok()) return fail(e.error().message, 1);
       for (size_t k = start; k < end; ++k)

@@ -2,20 +2,35 @@
 // context ("model dir X: config.json: missing key Y") on its way up to the CLI or HTTP edge.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace cc {
 
-struct Error {
-  std::string message;
-
-  // Prefixes what the caller knows ("decoding photo.jpg") to what went wrong below.
-  Error context(const std::string& what) const { return Error{what + ": " + message}; }
+// What kind of failure an error is, so that an edge (the HTTP server) can choose its answer
+// without reading the message. Most errors are about what the caller gave (a file, a config,
+// a request), so that is the default; the others are set where they arise.
+enum class ErrorKind {
+  kInvalidInput,  // malformed or undecodable input
+  kNotFound,      // a named thing (file, model) does not exist
+  kUnsupported,   // well-formed, but not something this model or build does
+  kTooLarge,      // would need more memory than the limits allow, whatever else is running
+  kOverloaded,    // cannot be taken now: retry later
+  kInternal,      // the engine itself failed
 };
 
-inline Error error(std::string message) { return Error{std::move(message)}; }
+struct Error {
+  std::string message;
+  ErrorKind kind = ErrorKind::kInvalidInput;
+
+  // Prefixes what the caller knows ("decoding photo.jpg") to what went wrong below.
+  Error context(const std::string& what) const { return Error{what + ": " + message, kind}; }
+};
+
+inline Error error(std::string message, ErrorKind kind = ErrorKind::kInvalidInput) { return Error{std::move(message), kind}; }
 
 template <class T>
 class [[nodiscard]] Result {
@@ -24,16 +39,27 @@ class [[nodiscard]] Result {
   Result(Error e) : v_(std::move(e)) {}
 
   bool ok() const { return v_.index() == 0; }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
+  // The value; on an error, a bug in the caller: it aborts, printing the error's message.
+  T& value() & { return checked(); }
+  const T& value() const& { return const_cast<Result*>(this)->checked(); }
+  T&& value() && { return std::move(checked()); }
+  T* operator->() { return &checked(); }
+  const T* operator->() const { return &const_cast<Result*>(this)->checked(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  const Error& error() const { return std::get<1>(v_); }
+  const Error& error() const {
+    if (auto* e = std::get_if<1>(&v_)) return *e;
+    std::fprintf(stderr, "clipclap: internal error: the error of a successful result was asked for\n");
+    std::abort();
+  }
 
  private:
+  T& checked() {
+    if (auto* v = std::get_if<0>(&v_)) return *v;
+    std::fprintf(stderr, "clipclap: internal error: the value of a failed result was used; the error was: %s\n",
+                 std::get<1>(v_).message.c_str());
+    std::abort();
+  }
   std::variant<T, Error> v_;
 };
 

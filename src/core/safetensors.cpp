@@ -78,7 +78,9 @@ Result<SafeTensors> SafeTensors::open(const std::string& path, const std::vector
   SafeTensors st;
   const size_t data_offset = 8 + header_len;
   const size_t data_size = size - data_offset;
-  for (auto& [name, info] : j.items()) {
+  for (auto& item : j.items()) {
+    const std::string& name = item.key();  // not a structured binding: lambdas below capture it (clang < 16)
+    const auto& info = item.value();
     if (name == "__metadata__") {
       if (info.is_object())
         for (auto& [key, value] : info.items())

@@ -1,6 +1,8 @@
 #include "model/clap_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "audio/resample.h"
 #include "core/config.h"
@@ -72,12 +74,59 @@ Status ClapModel::check(const LongAudioOptions& opts) const {
   return Ok{};
 }
 
-Result<ClapModel::ClipFeatures> ClapModel::clip_features(const Audio& clip, const LongAudioOptions& opts) const {
+template <class Next>
+Result<ClipFeatures> ClapModel::stream_features(int rate, std::optional<size_t> input_samples, Next next, MemoryBudget* budget,
+                                                const LongAudioOptions& opts) const {
+  const int model_rate = features_->config().sampling_rate;
+  std::optional<size_t> total;
+  if (input_samples) total = resampled_length(*input_samples, rate, model_rate);
+  CC_TRY(auto resampler, Resampler::create(rate, model_rate));
+  ClipWindows windows(*features_, opts, total, budget);
+  std::vector<double> block(8192), out;
+  for (;;) {
+    CC_TRY(size_t n, next(block.data(), block.size()));
+    out.clear();
+    if (n == 0) {
+      CC_CHECK(resampler->finish(out));
+      CC_CHECK(windows.push(out.data(), out.size()));
+      return windows.finish();
+    }
+    CC_CHECK(resampler->push(block.data(), n, out));
+    CC_CHECK(windows.push(out.data(), out.size()));
+  }
+}
+
+Result<ClipFeatures> ClapModel::clip_features(const uint8_t* data, size_t size, const AudioLimits& limits,
+                                              const LongAudioOptions& opts) const {
   CC_CHECK(check(opts));
-  CC_TRY(std::vector<double> wave, at_model_rate(clip));
-  ClipFeatures f;
-  f.mel = features_->clip_features(wave, opts, &f.windows);
-  return f;
+  std::optional<size_t> samples;
+  if (opts.mode == LongAudio::kCenter) {  // where the middle is needs the length: a first pass counts it
+    CC_TRY(auto counter, AudioReader::open(data, size, limits));
+    std::vector<double> block(8192);
+    size_t n = 0;
+    for (;;) {
+      CC_TRY(size_t got, counter->read(block.data(), block.size()));
+      if (got == 0) break;
+      n += got;
+    }
+    samples = n;
+  }
+  CC_TRY(auto reader, AudioReader::open(data, size, limits));
+  return stream_features(reader->sample_rate(), samples, [&](double* out, size_t max) { return reader->read(out, max); },
+                         limits.budget, opts);
+}
+
+Result<ClipFeatures> ClapModel::clip_features(const Audio& clip, const LongAudioOptions& opts) const {
+  CC_CHECK(check(opts));
+  if (clip.samples.empty()) return error("audio has no samples");
+  size_t at = 0;
+  auto next = [&](double* out, size_t max) -> Result<size_t> {
+    const size_t n = std::min(max, clip.samples.size() - at);
+    std::copy_n(clip.samples.data() + at, n, out);
+    at += n;
+    return n;
+  };
+  return stream_features(clip.sample_rate, clip.samples.size(), next, nullptr, opts);
 }
 
 Result<Embeddings> ClapModel::embed_clip_features(const std::vector<ClipFeatures>& clips) const {

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "audio/clap_features.h"
+#include "audio/clap_windows.h"
 #include "audio/decode_audio.h"
 #include "audio/htsat_tower.h"
 #include "core/embeddings.h"
@@ -25,11 +27,11 @@ class ClapModel {
   Result<Embeddings> embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const;
 
   // The same in two steps, so decoding and features can run apart from the tower (the server):
-  // one clip's log-mel windows, then the tower over several clips' windows.
-  struct ClipFeatures {
-    std::vector<float> mel;
-    int windows = 0;
-  };
+  // one clip's log-mel windows, then the tower over several clips' windows. From encoded bytes
+  // the clip is decoded, resampled and cut into windows block by block: it costs the windows
+  // it keeps, not its length.
+  Result<ClipFeatures> clip_features(const uint8_t* data, size_t size, const AudioLimits& limits,
+                                     const LongAudioOptions& opts) const;
   Result<ClipFeatures> clip_features(const Audio& clip, const LongAudioOptions& opts) const;
   Result<Embeddings> embed_clip_features(const std::vector<ClipFeatures>& clips) const;
 
@@ -49,6 +51,11 @@ class ClapModel {
 
  private:
   ClapModel() = default;
+  // Samples at the clip's rate, `next(buffer, max)` giving up to max at a time (0: the end),
+  // through the resampler into the windows. `input_samples`: the clip's length, if known.
+  template <class Next>
+  Result<ClipFeatures> stream_features(int rate, std::optional<size_t> input_samples, Next next, MemoryBudget* budget,
+                                       const LongAudioOptions& opts) const;
   std::string dir_;
   SafeTensors weights_;
   std::unique_ptr<ClapFeatureExtractor> features_;

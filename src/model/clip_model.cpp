@@ -79,7 +79,11 @@ Result<Embeddings> ClipModel::embed_texts(const std::vector<std::string>& texts)
   return text_.embed(ids);
 }
 
-std::vector<float> ClipModel::pixel_values(const Image& image) const { return clip_pixel_values(image, preprocess_); }
+Result<std::vector<float>> ClipModel::pixel_values(const Image& image) const { return clip_pixel_values_of(image, preprocess_); }
+
+Result<std::vector<float>> ClipModel::pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const {
+  return clip_pixel_values_of(data, size, limits, preprocess_);
+}
 
 Result<Embeddings> ClipModel::embed_pixel_values(const std::vector<float>& pixels, int count) const {
   const auto& c = vision_.config();
@@ -92,9 +96,10 @@ Result<Embeddings> ClipModel::embed_pixel_values(const std::vector<float>& pixel
 
 Result<Embeddings> ClipModel::embed_images(const std::vector<Image>& images) const {
   std::vector<float> pixels;
-  for (const Image& img : images) {
-    std::vector<float> p = pixel_values(img);
-    pixels.insert(pixels.end(), p.begin(), p.end());
+  for (size_t i = 0; i < images.size(); ++i) {
+    auto p = pixel_values(images[i]);
+    if (!p.ok()) return p.error().context("image " + std::to_string(i));
+    pixels.insert(pixels.end(), p->begin(), p->end());
   }
   return embed_pixel_values(pixels, static_cast<int>(images.size()));
 }

@@ -26,7 +26,9 @@ class ClipModel {
   // One forward pass per call: the inputs form one batch.
   Result<Embeddings> embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const;
   Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
-  std::vector<float> pixel_values(const Image& image) const;
+  // pixel_values of one image: in memory, or decoded from its encoded bytes row by row.
+  Result<std::vector<float>> pixel_values(const Image& image) const;
+  Result<std::vector<float>> pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const;
   Result<Embeddings> embed_pixel_values(const std::vector<float>& pixels, int count) const;
   Result<Embeddings> embed_images(const std::vector<Image>& images) const;
 

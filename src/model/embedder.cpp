@@ -1,6 +1,5 @@
 #include "model/embedder.h"
 
-#include <limits>
 
 #include "core/file.h"
 
@@ -46,7 +45,8 @@ int Embedder::dim() const { return info_.dim; }
 
 Error Embedder::lacks(const char* modality) const {
   return error(std::string("model ") + info_.dir + " (" + model_kind_name(info_.kind) + ": " +
-               capabilities_string(info_.caps) + ") does not embed " + modality);
+                   capabilities_string(info_.caps) + ") does not embed " + modality,
+               ErrorKind::kUnsupported);
 }
 
 int Embedder::max_tokens() const {
@@ -57,11 +57,11 @@ int Embedder::max_tokens() const {
 
 Result<std::vector<int32_t>> Embedder::tokenize(const std::string& text, bool truncate) const {
   if (!info_.caps.text) return lacks("text");
-  const int limit = truncate ? max_tokens() : std::numeric_limits<int>::max();
+  // Without truncation, one token past the limit says the text is too long (and tokenizing stops there).
+  const int limit = truncate ? max_tokens() : max_tokens() + 1;
   CC_TRY(std::vector<int32_t> ids, clip_ ? clip_->tokenize(text, limit) : clap_text_->tokenize(text, limit));
   if (static_cast<int>(ids.size()) > max_tokens())
-    return error("text has " + std::to_string(ids.size()) + " tokens, over the model's limit of " +
-                 std::to_string(max_tokens()));
+    return error("text is over the model's limit of " + std::to_string(max_tokens()) + " tokens (\"truncate\": true cuts it)");
   return ids;
 }
 
@@ -70,7 +70,10 @@ Result<Embeddings> Embedder::embed_token_ids(const std::vector<std::vector<int32
   return clip_ ? clip_->embed_token_ids(ids) : clap_text_->tower().embed(ids);
 }
 
-std::vector<float> Embedder::pixel_values(const Image& image) const { return clip_->pixel_values(image); }
+Result<std::vector<float>> Embedder::pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const {
+  if (!info_.caps.image) return lacks("images");
+  return clip_->pixel_values(data, size, limits);
+}
 
 Result<Embeddings> Embedder::embed_pixel_values(const std::vector<float>& pixels, int count) const {
   if (!info_.caps.image) return lacks("images");
@@ -82,9 +85,10 @@ Status Embedder::check_audio_options(const LongAudioOptions& opts) const {
   return clap_->check(opts);
 }
 
-Result<ClapModel::ClipFeatures> Embedder::audio_features(const Audio& clip, const LongAudioOptions& opts) const {
+Result<ClipFeatures> Embedder::audio_features(const uint8_t* data, size_t size, const AudioLimits& limits,
+                                              const LongAudioOptions& opts) const {
   if (!info_.caps.audio) return lacks("audio");
-  return clap_->clip_features(clip, opts);
+  return clap_->clip_features(data, size, limits, opts);
 }
 
 Result<Embeddings> Embedder::into_space(Result<Embeddings> clap_vectors) const {
@@ -92,7 +96,7 @@ Result<Embeddings> Embedder::into_space(Result<Embeddings> clap_vectors) const {
   return audio_to_clip_->apply(clap_vectors.value());
 }
 
-Result<Embeddings> Embedder::embed_audio_features(const std::vector<ClapModel::ClipFeatures>& clips) const {
+Result<Embeddings> Embedder::embed_audio_features(const std::vector<ClipFeatures>& clips) const {
   if (!info_.caps.audio) return lacks("audio");
   return into_space(clap_->embed_clip_features(clips));
 }

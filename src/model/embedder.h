@@ -37,14 +37,17 @@ class Embedder {
   int max_tokens() const;
   Result<Embeddings> embed_token_ids(const std::vector<std::vector<int32_t>>& ids) const;
 
-  // Images: pixel_values of one image (CLIP preprocessing), then the tower over several.
-  std::vector<float> pixel_values(const Image& image) const;
+  // Images: pixel_values of one encoded image (decoded row by row, CLIP preprocessing), then
+  // the tower over several.
+  Result<std::vector<float>> pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const;
   Result<Embeddings> embed_pixel_values(const std::vector<float>& pixels, int count) const;
 
-  // Audio: one clip's features, then the tower (and W for a bundle) over several clips.
+  // Audio: one encoded clip's features (decoded as a stream), then the tower (and W for a
+  // bundle) over several clips.
   Status check_audio_options(const LongAudioOptions& opts) const;
-  Result<ClapModel::ClipFeatures> audio_features(const Audio& clip, const LongAudioOptions& opts) const;
-  Result<Embeddings> embed_audio_features(const std::vector<ClapModel::ClipFeatures>& clips) const;
+  Result<ClipFeatures> audio_features(const uint8_t* data, size_t size, const AudioLimits& limits,
+                                      const LongAudioOptions& opts) const;
+  Result<Embeddings> embed_audio_features(const std::vector<ClipFeatures>& clips) const;
 
   // Convenience for whole batches (embed, tests).
   Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;

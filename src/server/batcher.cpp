@@ -216,7 +216,7 @@ void Batcher::execute(const Lane& lane, std::vector<Item>& batch) {
     for (auto& it : batch) pixels.insert(pixels.end(), it.data.pixels.begin(), it.data.pixels.end());
     e = model.embed_pixel_values(pixels, static_cast<int>(batch.size()));
   } else {
-    std::vector<ClapModel::ClipFeatures> clips;
+    std::vector<ClipFeatures> clips;
     for (auto& it : batch) clips.push_back(std::move(it.data.audio));
     e = model.embed_audio_features(clips);
   }

@@ -46,15 +46,13 @@ std::optional<ApiError> prepare_item(const Embedder& model, InputItem& item, con
   if (!item.fetch_url.empty())
     if (auto e = fetch(item, param, limits)) return e;
   if (item.modality == Modality::kImage) {
-    auto image = decode_image(item.bytes.data(), item.bytes.size(), limits.image);
-    if (!image.ok()) return bad_request(param + ": undecodable image: " + image.error().message, param);
-    out->pixels = model.pixel_values(image.value());
+    auto pixels = model.pixel_values(item.bytes.data(), item.bytes.size(), limits.image);
+    if (!pixels.ok()) return bad_request(param + ": undecodable image: " + pixels.error().message, param);
+    out->pixels = std::move(pixels).value();
     return std::nullopt;
   }
-  auto audio = decode_audio(item.bytes.data(), item.bytes.size(), limits.audio);
-  if (!audio.ok()) return bad_request(param + ": undecodable audio: " + audio.error().message, param);
-  auto features = model.audio_features(audio.value(), limits.long_audio);
-  if (!features.ok()) return bad_request(param + ": " + features.error().message, param);
+  auto features = model.audio_features(item.bytes.data(), item.bytes.size(), limits.audio, limits.long_audio);
+  if (!features.ok()) return bad_request(param + ": undecodable audio: " + features.error().message, param);
   out->audio = std::move(features).value();
   return std::nullopt;
 }

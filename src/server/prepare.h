@@ -18,7 +18,7 @@ struct Prepared {
   Modality modality = Modality::kText;
   std::vector<int32_t> ids;
   std::vector<float> pixels;
-  ClapModel::ClipFeatures audio;
+  ClipFeatures audio;
 };
 
 struct PrepareLimits {

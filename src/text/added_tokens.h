@@ -23,12 +23,21 @@ class AddedTokens {
   void split(std::u32string_view text, const std::function<void(std::u32string_view)>& segment,
              const std::function<void(int32_t)>& token) const;
 
+  // Whether a text may be cut at byte `cut` of the white space that ends at byte `word` (where a
+  // word starts) and its parts split apart with the same result: no token spans the cut, and
+  // none swallows that white space (an lstrip token at `word`, an rstrip one just before it).
+  bool allows_cut(std::string_view text, size_t cut, size_t word) const;
+  // Whether some token contains white space or swallows it (the check above then matters).
+  bool reaches_across_white_space() const { return across_white_space_; }
+
  private:
   struct Token {
     std::u32string content;
+    std::string utf8;
     int32_t id;
     bool lstrip, rstrip;
   };
+  bool across_white_space_ = false;
   std::vector<Token> tokens_;  // longest first
 };
 

@@ -1,6 +1,8 @@
 #include "text/bpe.h"
 
+#include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "text/unicode.h"
 
@@ -39,6 +41,11 @@ Result<BytePairEncoder> BytePairEncoder::load(const nlohmann::json& model, const
   for (auto& [token, id] : model["vocab"].items()) {
     if (!id.is_number_integer()) return bad("vocab id of '" + token + "' is not an integer");
     b.vocab_[token] = id.get<int32_t>();
+    std::string_view bytes = token;
+    if (!b.end_of_word_suffix_.empty() && bytes.ends_with(b.end_of_word_suffix_)) bytes.remove_suffix(b.end_of_word_suffix_.size());
+    size_t chars = 0;  // byte-level characters: one input byte each
+    for (unsigned char c : bytes) chars += (c & 0xC0) != 0x80;
+    b.max_token_bytes_ = std::max(b.max_token_bytes_, chars);
   }
   int32_t rank = 0;
   for (const auto& m : model["merges"]) {

@@ -25,6 +25,8 @@ class BytePairEncoder {
 
   int32_t id(const std::string& token) const;  // the unk id (or -1) when absent
   size_t vocab_size() const { return vocab_.size(); }
+  // The most input bytes one token stands for (its byte-level characters, without the suffix).
+  size_t max_token_bytes() const { return max_token_bytes_; }
 
  private:
   std::unordered_map<std::string, int32_t> vocab_;
@@ -32,6 +34,7 @@ class BytePairEncoder {
   std::array<std::string, 256> byte_symbol_;              // GPT-2's bytes_to_unicode, as UTF-8
   std::string end_of_word_suffix_;
   int32_t unk_id_ = -1;
+  size_t max_token_bytes_ = 0;
 };
 
 }  // namespace cc

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/file.h"
+#include "text/pieces.h"
 #include "text/unicode.h"
 
 namespace cc {
@@ -110,26 +111,51 @@ Result<std::u32string> ClipTokenizer::normalize(std::string_view text) const {
   return out;
 }
 
-void ClipTokenizer::split_and_encode(std::u32string_view piece, std::vector<int32_t>& ids) const {
+void ClipTokenizer::split_and_encode(std::u32string_view piece, size_t word_cap, std::vector<int32_t>& ids) const {
   for (size_t at = 0; at < piece.size();) {
     const size_t n = match_clip_split(piece, at, split_specials_in_regex_);
     if (n == 0) {
       ++at;
       continue;
     }
-    bpe_.encode(encode_utf8(piece.substr(at, n)), ids);
+    std::string word = encode_utf8(piece.substr(at, n));
+    if (word.size() > word_cap) word.resize(word_cap);  // its first tokens are all that is kept (pieces.h)
+    bpe_.encode(word, ids);
     at += n;
   }
 }
 
+// A piece may end after white space, before a character that starts a word: the normaliser
+// collapses white space runs whole, NFC never joins across it, and the split regex never
+// matches it.
+static bool clip_cut_here(std::string_view text, size_t at) {
+  size_t start, n;
+  if (!is_white_space(code_point_before(text, at, &start))) return false;
+  const char32_t next = code_point_at(text, at, &n);
+  return !is_white_space(next) && is_starter(next);
+}
+
 Result<std::vector<int32_t>> ClipTokenizer::encode(std::string_view text, int max_length) const {
   if (max_length < 2) return error("max_length must be at least 2 (bos and eos)");
-  CC_TRY(std::u32string normalized, normalize(text));
-
+  CC_CHECK(check_utf8(text));
+  // One token past those kept says whether the text was cut. Added tokens are matched after
+  // normalisation, so one that spans or swallows white space rules pieces out (CLIP's do not).
+  const size_t wanted = static_cast<size_t>(max_length - 2) + 1;
+  const PieceLimits limits = added_tokens_.reaches_across_white_space() ? PieceLimits{} : piece_limits(wanted, bpe_.max_token_bytes());
   std::vector<int32_t> content;
-  added_tokens_.split(
-      normalized, [&](std::u32string_view segment) { split_and_encode(segment, content); },
-      [&](int32_t id) { content.push_back(id); });
+  Status failed = Ok{};
+  for_each_piece(text, limits, clip_cut_here, [&](size_t begin, size_t end) {
+    auto normalized = normalize(text.substr(begin, end - begin));
+    if (!normalized.ok()) {
+      failed = normalized.error();
+      return false;
+    }
+    added_tokens_.split(
+        normalized.value(), [&](std::u32string_view segment) { split_and_encode(segment, limits.word_cap, content); },
+        [&](int32_t id) { content.push_back(id); });
+    return content.size() < wanted;
+  });
+  CC_CHECK(failed);
 
   const size_t keep = std::min(content.size(), static_cast<size_t>(max_length - 2));
   std::vector<int32_t> ids;

@@ -20,7 +20,8 @@ class ClipTokenizer {
   static Result<ClipTokenizer> load(const std::string& tokenizer_json_path);
 
   // bos, content ids, eos. When the result would exceed max_length, the content is cut so
-  // that eos stays last (as HF does with truncation=True, max_length=77).
+  // that eos stays last (as HF does with truncation=True, max_length=77). Only as much of the
+  // text is tokenized as that needs (text/pieces.h); all of it is checked to be UTF-8.
   Result<std::vector<int32_t>> encode(std::string_view text, int max_length) const;
 
   int32_t bos_id() const { return bos_id_; }
@@ -29,7 +30,7 @@ class ClipTokenizer {
 
  private:
   Result<std::u32string> normalize(std::string_view text) const;
-  void split_and_encode(std::u32string_view piece, std::vector<int32_t>& ids) const;
+  void split_and_encode(std::u32string_view piece, size_t word_cap, std::vector<int32_t>& ids) const;
 
   BytePairEncoder bpe_;
   AddedTokens added_tokens_;  // matched after normalisation (all CLIP's are "normalized")

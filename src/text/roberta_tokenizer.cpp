@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/file.h"
+#include "text/pieces.h"
 #include "text/unicode.h"
 
 namespace cc {
@@ -55,21 +56,37 @@ Result<RobertaTokenizer> RobertaTokenizer::load(const std::string& path) try {
   return error(path + ": malformed tokenizer: " + e.what());
 }
 
-void RobertaTokenizer::pre_tokenize_and_encode(std::u32string_view segment, std::vector<int32_t>& ids) const {
+void RobertaTokenizer::pre_tokenize_and_encode(std::u32string_view segment, size_t word_cap, std::vector<int32_t>& ids) const {
   for (size_t at = 0; at < segment.size();) {
     const size_t n = match_gpt2_pretokenizer(segment, at);
-    bpe_.encode(encode_utf8(segment.substr(at, n)), ids);
+    std::string word = encode_utf8(segment.substr(at, n));
+    if (word.size() > word_cap) word.resize(word_cap);  // its first tokens are all that is kept (pieces.h)
+    bpe_.encode(word, ids);
     at += n;
   }
 }
 
 Result<std::vector<int32_t>> RobertaTokenizer::encode(std::string_view text, int max_length) const {
   if (max_length < 2) return error("max_length must be at least 2 (<s> and </s>)");
-  CC_TRY(std::u32string cps, decode_utf8(text));
+  CC_CHECK(check_utf8(text));
+  // A piece may end before the last character of a white-space run that a word follows: GPT-2's
+  // regex always splits there (that character joins the word, or stands alone), unless an added
+  // token spans or swallows that run.
+  auto cut_here = [this](std::string_view t, size_t at) {
+    size_t n, m;
+    if (!is_white_space(code_point_at(t, at, &n)) || at + n >= t.size() || is_white_space(code_point_at(t, at + n, &m))) return false;
+    return added_tokens_.allows_cut(t, at, at + n);
+  };
+  const size_t wanted = static_cast<size_t>(max_length - 2) + 1;  // one more says whether the text was cut
+  const PieceLimits limits = piece_limits(wanted, bpe_.max_token_bytes());
   std::vector<int32_t> content;
-  added_tokens_.split(
-      cps, [&](std::u32string_view segment) { pre_tokenize_and_encode(segment, content); },
-      [&](int32_t id) { content.push_back(id); });
+  for_each_piece(text, limits, cut_here, [&](size_t begin, size_t end) {
+    const std::u32string cps = decode_utf8(text.substr(begin, end - begin)).value();  // checked above
+    added_tokens_.split(
+        cps, [&](std::u32string_view segment) { pre_tokenize_and_encode(segment, limits.word_cap, content); },
+        [&](int32_t id) { content.push_back(id); });
+    return content.size() < wanted;
+  });
   const size_t keep = std::min(content.size(), static_cast<size_t>(max_length - 2));
   std::vector<int32_t> ids{cls_id_};
   ids.insert(ids.end(), content.begin(), content.begin() + static_cast<std::ptrdiff_t>(keep));

@@ -18,13 +18,15 @@ class RobertaTokenizer {
  public:
   static Result<RobertaTokenizer> load(const std::string& tokenizer_json_path);
 
+  // <s> content </s>, cut to max_length. Only as much of the text is tokenized as that needs
+  // (text/pieces.h); all of it is checked to be UTF-8.
   Result<std::vector<int32_t>> encode(std::string_view text, int max_length) const;
 
   int32_t cls_id() const { return cls_id_; }
   int32_t sep_id() const { return sep_id_; }
 
  private:
-  void pre_tokenize_and_encode(std::u32string_view segment, std::vector<int32_t>& ids) const;
+  void pre_tokenize_and_encode(std::u32string_view segment, size_t word_cap, std::vector<int32_t>& ids) const;
 
   BytePairEncoder bpe_;
   AddedTokens added_tokens_;

@@ -6,6 +6,19 @@
 
 namespace cc {
 
+Status check_utf8(std::string_view text) {
+  auto p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
+  while (left > 0) {
+    utf8proc_int32_t cp;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0 || cp < 0) return error("text is not valid UTF-8 (at byte " + std::to_string(text.size() - left) + ")");
+    p += n;
+    left -= n;
+  }
+  return Ok{};
+}
+
 Result<std::u32string> decode_utf8(std::string_view text) {
   std::u32string out;
   out.reserve(text.size());
@@ -89,6 +102,8 @@ bool is_white_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
+
+bool is_starter(char32_t c) { return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class == 0; }
 
 void append_lowercase(std::u32string& out, char32_t c) {
   // The one unconditional multi-character lowercase mapping in SpecialCasing.txt, which

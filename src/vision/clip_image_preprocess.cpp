@@ -1,6 +1,8 @@
 #include "vision/clip_image_preprocess.h"
 
 #include <algorithm>
+#include <limits>
+#include <string>
 
 #include "core/config.h"
 #include "vision/resize_bicubic.h"
@@ -67,40 +69,65 @@ Result<ClipImagePreprocessConfig> read_clip_image_preprocess_config(const nlohma
   return c;
 }
 
-Image resize_and_crop(const Image& img, const ClipImagePreprocessConfig& c) {
+Status ClipImageSink::begin(int width, int height) {
   // get_resize_output_image_size(default_to_square=False): the long edge is int(short_target * long / short).
-  int new_w = img.width, new_h = img.height;
-  if (c.do_resize) {
-    if (c.resize_height > 0) {
-      new_w = c.resize_width;
-      new_h = c.resize_height;
+  int64_t new_w = width, new_h = height;
+  if (c_.do_resize) {
+    if (c_.resize_height > 0) {
+      new_w = c_.resize_width;
+      new_h = c_.resize_height;
     } else {
-      const bool portrait = img.width <= img.height;
-      const int shorter = portrait ? img.width : img.height, longer = portrait ? img.height : img.width;
-      const int new_long = static_cast<int>(static_cast<double>(c.shortest_edge) * longer / shorter);
-      new_w = portrait ? c.shortest_edge : new_long;
-      new_h = portrait ? new_long : c.shortest_edge;
+      const bool portrait = width <= height;
+      const int shorter = portrait ? width : height, longer = portrait ? height : width;
+      const double new_long = static_cast<double>(c_.shortest_edge) * longer / shorter;
+      if (new_long > std::numeric_limits<int32_t>::max())  // Pillow's sizes are C ints too
+        return error("image of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is too elongated: resized to a " +
+                     std::to_string(c_.shortest_edge) + "-pixel short edge its long edge would exceed 2^31 pixels");
+      new_w = portrait ? c_.shortest_edge : static_cast<int64_t>(new_long);
+      new_h = portrait ? static_cast<int64_t>(new_long) : c_.shortest_edge;
     }
   }
-  if (!c.do_center_crop) return resize_bicubic_window(img, new_w, new_h, 0, 0, new_w, new_h);
+  int x0 = 0, y0 = 0, w = static_cast<int>(new_w), h = static_cast<int>(new_h);
+  out_w_ = w, out_h_ = h, pad_x_ = pad_y_ = 0;
+  if (c_.do_center_crop) {
+    // image_transforms.center_crop: offsets (size - crop) // 2; zero padding where the crop is larger.
+    const int top = floor_div2(static_cast<int>(new_h) - c_.crop_height), left = floor_div2(static_cast<int>(new_w) - c_.crop_width);
+    y0 = std::max(top, 0), x0 = std::max(left, 0);
+    h = std::min(static_cast<int>(new_h), top + c_.crop_height) - y0, w = std::min(static_cast<int>(new_w), left + c_.crop_width) - x0;
+    out_w_ = c_.crop_width, out_h_ = c_.crop_height;
+    // HF pads symmetrically with ceil((crop - size) / 2) before cropping.
+    pad_y_ = std::max<int>(0, (c_.crop_height - static_cast<int>(new_h) + 1) / 2);
+    pad_x_ = std::max<int>(0, (c_.crop_width - static_cast<int>(new_w) + 1) / 2);
+  }
+  const size_t out_bytes = static_cast<size_t>(out_w_) * out_h_ * 3;
+  if (out_bytes > (size_t{1} << 31))
+    return error("resizing a " + std::to_string(width) + "x" + std::to_string(height) + " image to " + std::to_string(out_w_) + "x" +
+                     std::to_string(out_h_) + " pixels would need over 2 GB",
+                 ErrorKind::kTooLarge);
+  CC_CHECK(hold_.resize(out_bytes, "resizing a " + std::to_string(width) + "x" + std::to_string(height) + " image"));
+  resizer_ = std::make_unique<BicubicWindowResizer>(width, height, static_cast<int>(new_w), static_cast<int>(new_h), x0, y0, w, h);
+  return hold_.resize(out_bytes + resizer_->memory_bytes(), "resizing a " + std::to_string(width) + "x" + std::to_string(height) + " image");
+}
 
-  // image_transforms.center_crop: offsets (size - crop) // 2; zero padding where the crop is larger.
-  const int top = floor_div2(new_h - c.crop_height), left = floor_div2(new_w - c.crop_width);
-  const int y0 = std::max(top, 0), x0 = std::max(left, 0);
-  const int h = std::min(new_h, top + c.crop_height) - y0, w = std::min(new_w, left + c.crop_width) - x0;
-  Image window = resize_bicubic_window(img, new_w, new_h, x0, y0, w, h);
-  if (w == c.crop_width && h == c.crop_height) return window;
-  // HF pads symmetrically with ceil((crop - size) / 2) before cropping.
-  Image out = make_image(c.crop_width, c.crop_height);
-  const int pad_y = std::max(0, (c.crop_height - new_h + 1) / 2), pad_x = std::max(0, (c.crop_width - new_w + 1) / 2);
-  for (int y = 0; y < h; ++y)
-    std::copy_n(window.rgb.data() + static_cast<size_t>(y) * w * 3, w * 3,
-                out.rgb.data() + (static_cast<size_t>(y + pad_y) * c.crop_width + pad_x) * 3);
+Image ClipImageSink::finish() {
+  Image window = resizer_->finish();
+  resizer_.reset();
+  if (window.width == out_w_ && window.height == out_h_) return window;
+  Image out = make_image(out_w_, out_h_);
+  for (int y = 0; y < window.height; ++y)
+    std::copy_n(window.rgb.data() + static_cast<size_t>(y) * window.width * 3, window.width * 3,
+                out.rgb.data() + (static_cast<size_t>(y + pad_y_) * out_w_ + pad_x_) * 3);
   return out;
 }
 
-std::vector<float> clip_pixel_values(const Image& img, const ClipImagePreprocessConfig& c) {
-  const Image px = resize_and_crop(img, c);
+Result<Image> resize_and_crop(const Image& img, const ClipImagePreprocessConfig& c) {
+  ClipImageSink sink(c, nullptr);
+  CC_CHECK(sink.begin(img.width, img.height));
+  for (int y = 0; y < img.height; ++y) sink.row(img.rgb.data() + static_cast<size_t>(y) * img.width * 3);
+  return sink.finish();
+}
+
+std::vector<float> clip_pixel_values(const Image& px, const ClipImagePreprocessConfig& c) {
   const size_t plane = static_cast<size_t>(px.width) * px.height;
   std::vector<float> out(3 * plane);
   for (int ch = 0; ch < 3; ++ch) {
@@ -112,6 +139,18 @@ std::vector<float> clip_pixel_values(const Image& img, const ClipImagePreprocess
     }
   }
   return out;
+}
+
+Result<std::vector<float>> clip_pixel_values_of(const Image& img, const ClipImagePreprocessConfig& c) {
+  CC_TRY(Image px, resize_and_crop(img, c));
+  return clip_pixel_values(px, c);
+}
+
+Result<std::vector<float>> clip_pixel_values_of(const uint8_t* data, size_t size, const ImageLimits& limits,
+                                                const ClipImagePreprocessConfig& c) {
+  ClipImageSink sink(c, limits.budget);
+  CC_CHECK(decode_image(data, size, limits, sink));
+  return clip_pixel_values(sink.finish(), c);
 }
 
 std::array<int, 2> clip_output_size(const ClipImagePreprocessConfig& c) {

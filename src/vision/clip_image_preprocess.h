@@ -5,9 +5,14 @@
 #include <array>
 #include <vector>
 
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
+#include "core/memory_budget.h"
+#include "vision/decode_image.h"
 #include "vision/image.h"
+#include "vision/resize_bicubic.h"
 
 namespace cc {
 
@@ -26,11 +31,33 @@ struct ClipImagePreprocessConfig {
 
 Result<ClipImagePreprocessConfig> read_clip_image_preprocess_config(const nlohmann::json& j);
 
-// The 8-bit image after resize and center crop (before rescale): what Pillow holds.
-Image resize_and_crop(const Image& img, const ClipImagePreprocessConfig& c);
+// Resize and center crop as rows arrive from a decoder: the 8-bit image Pillow holds after
+// them (before rescale). Only the crop window is ever computed (see BicubicWindowResizer), so a
+// large image costs its window, not its size; that working memory is taken from `budget`.
+class ClipImageSink : public ImageSink {
+ public:
+  ClipImageSink(const ClipImagePreprocessConfig& c, MemoryBudget* budget) : c_(c), hold_(budget) {}
+  Status begin(int width, int height) override;
+  void row(const uint8_t* rgb) override { resizer_->push_row(rgb); }
+  Image finish();  // after every row
 
-// The full pipeline: pixel_values of one image, [3, H, W] float32.
-std::vector<float> clip_pixel_values(const Image& img, const ClipImagePreprocessConfig& c);
+ private:
+  ClipImagePreprocessConfig c_;
+  MemoryBudget::Hold hold_;
+  std::unique_ptr<BicubicWindowResizer> resizer_;
+  int out_w_ = 0, out_h_ = 0, pad_x_ = 0, pad_y_ = 0;  // the crop's size, and where the window sits in it
+};
+
+// The 8-bit image after resize and center crop (before rescale): what Pillow holds.
+Result<Image> resize_and_crop(const Image& img, const ClipImagePreprocessConfig& c);
+
+// rescale and normalise an image already resized and cropped: pixel_values, [3, H, W] float32.
+std::vector<float> clip_pixel_values(const Image& resized, const ClipImagePreprocessConfig& c);
+
+// The full pipeline, from an image in memory or from its encoded bytes (decoded row by row).
+Result<std::vector<float>> clip_pixel_values_of(const Image& img, const ClipImagePreprocessConfig& c);
+Result<std::vector<float>> clip_pixel_values_of(const uint8_t* data, size_t size, const ImageLimits& limits,
+                                                const ClipImagePreprocessConfig& c);
 
 // The (height, width) that `clip_pixel_values` produces.
 std::array<int, 2> clip_output_size(const ClipImagePreprocessConfig& c);

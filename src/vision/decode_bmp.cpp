@@ -24,7 +24,7 @@ uint8_t channel(uint32_t pixel, uint32_t mask) {
 
 }  // namespace
 
-Result<Image> decode_bmp(const uint8_t* d, size_t n, const ImageLimits& limits) {
+Status decode_bmp(const uint8_t* d, size_t n, const ImageLimits& limits, ImageSink& sink) {
   if (n < 26) return error("BMP: file is truncated (no complete header)");
   const uint32_t data_offset = le32(d + 10);
   const uint32_t header_size = le32(d + 14);
@@ -83,10 +83,13 @@ Result<Image> decode_bmp(const uint8_t* d, size_t n, const ImageLimits& limits) 
   const size_t stride = ((static_cast<size_t>(width) * bpp + 31) / 32) * 4;
   if (data_offset > n || stride * static_cast<size_t>(height) > n - data_offset) return error("BMP: file is truncated (pixel data)");
 
-  Image img = make_image(static_cast<int>(width), static_cast<int>(height));
+  CC_TRY(auto hold, MemoryBudget::take(limits.budget, static_cast<size_t>(width) * 3,
+                                       "decoding a " + std::to_string(width) + "x" + std::to_string(height) + " BMP"));
+  CC_CHECK(sink.begin(static_cast<int>(width), static_cast<int>(height)));
+  std::vector<uint8_t> rgb(static_cast<size_t>(width) * 3);
   for (int64_t y = 0; y < height; ++y) {
     const uint8_t* row = d + data_offset + stride * static_cast<size_t>(top_down ? y : height - 1 - y);
-    uint8_t* out = img.rgb.data() + static_cast<size_t>(y) * width * 3;
+    uint8_t* out = rgb.data();
     for (int64_t x = 0; x < width; ++x, out += 3) {
       if (bpp <= 8) {
         const size_t bit = static_cast<size_t>(x) * bpp;
@@ -99,8 +102,9 @@ Result<Image> decode_bmp(const uint8_t* d, size_t n, const ImageLimits& limits) 
         for (int c = 0; c < 3; ++c) out[c] = channel(pixel, masks[c]);
       }
     }
+    sink.row(rgb.data());
   }
-  return img;
+  return Ok{};
 }
 
 }  // namespace cc

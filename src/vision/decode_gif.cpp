@@ -1,6 +1,7 @@
 // GIF through giflib: the first frame, as Pillow shows it before any seek. The frame is a
 // palette image (local colour map if it has one, else the global one); where it does not
 // cover the logical screen, Pillow leaves index 0 (or the transparency index).
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -25,6 +26,13 @@ int read_gif_bytes(GifFileType* gif, GifByteType* out, int n) {
   return static_cast<int>(take);
 }
 
+// giflib 5.2.1's GifErrorString gives NULL for codes it has no text for (0 among them, which
+// DGifGetImageDesc leaves when the file ends inside the descriptor).
+std::string gif_error_text(int code) {
+  const char* text = GifErrorString(code);
+  return text ? text : "unexpected end of data or unknown error (giflib code " + std::to_string(code) + ")";
+}
+
 struct GifCloser {
   GifFileType* gif;
   ~GifCloser() {
@@ -35,13 +43,13 @@ struct GifCloser {
 
 }  // namespace
 
-Result<Image> decode_gif(const uint8_t* data, size_t size, const ImageLimits& limits) {
+Status decode_gif(const uint8_t* data, size_t size, const ImageLimits& limits, ImageSink& sink) {
   GifInput input{data, size, 0};
   int err = 0;
   GifFileType* gif = DGifOpen(&input, read_gif_bytes, &err);
-  if (!gif) return error(std::string("GIF: ") + GifErrorString(err));
+  if (!gif) return error("GIF: " + gif_error_text(err));
   GifCloser closer{gif};
-  auto fail = [&](const char* what) { return error(std::string("GIF: ") + what + ": " + GifErrorString(gif->Error)); };
+  auto fail = [&](const char* what) { return error(std::string("GIF: ") + what + ": " + gif_error_text(gif->Error)); };
 
   int transparent = -1;
   for (;;) {
@@ -80,31 +88,47 @@ Result<Image> decode_gif(const uint8_t* data, size_t size, const ImageLimits& li
       }
     };
 
-    Image img = make_image(screen_w, screen_h);
-    uint8_t fill[3];
-    color_of(transparent >= 0 ? transparent : 0, fill);
-    for (size_t i = 0; i < img.rgb.size(); i += 3) std::memcpy(&img.rgb[i], fill, 3);
-
-    std::vector<GifPixelType> line(d.Width);
-    std::vector<int> order;  // rows in the order they are stored
+    // An interlaced frame's rows arrive out of order: its palette indices are held whole.
+    const size_t frame_rows = d.Interlace ? static_cast<size_t>(d.Height) : 1;
+    CC_TRY(auto hold, MemoryBudget::take(limits.budget, frame_rows * d.Width + static_cast<size_t>(screen_w) * 3,
+                                         "decoding a " + std::string(d.Interlace ? "interlaced " : "") + std::to_string(d.Width) +
+                                             "x" + std::to_string(d.Height) + " GIF"));
+    std::vector<GifPixelType> indices(frame_rows * d.Width);
     if (d.Interlace) {
       for (int pass = 0; pass < 4; ++pass) {
         static const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
-        for (int y = start[pass]; y < d.Height; y += step[pass]) order.push_back(y);
-      }
-    } else {
-      for (int y = 0; y < d.Height; ++y) order.push_back(y);
-    }
-    for (int y : order) {
-      if (DGifGetLine(gif, line.data(), d.Width) == GIF_ERROR) return fail("reading pixels (truncated?)");
-      const int sy = d.Top + y;
-      if (sy < 0 || sy >= screen_h) continue;
-      for (int x = 0; x < d.Width; ++x) {
-        const int sx = d.Left + x;
-        if (sx >= 0 && sx < screen_w) color_of(line[x], &img.rgb[(static_cast<size_t>(sy) * screen_w + sx) * 3]);
+        for (int y = start[pass]; y < d.Height; y += step[pass])
+          if (DGifGetLine(gif, indices.data() + static_cast<size_t>(y) * d.Width, d.Width) == GIF_ERROR)
+            return fail("reading pixels (truncated?)");
       }
     }
-    return img;
+    CC_CHECK(sink.begin(screen_w, screen_h));
+    // The screen row by row: the fill colour where the frame does not cover it.
+    std::vector<uint8_t> row(static_cast<size_t>(screen_w) * 3);
+    uint8_t fill[3];
+    color_of(transparent >= 0 ? transparent : 0, fill);
+    for (int sy = 0; sy < screen_h; ++sy) {
+      for (int x = 0; x < screen_w; ++x) std::memcpy(&row[static_cast<size_t>(x) * 3], fill, 3);
+      const int fy = sy - d.Top;
+      if (fy >= 0 && fy < d.Height) {
+        const GifPixelType* line = indices.data();
+        if (d.Interlace) {
+          line += static_cast<size_t>(fy) * d.Width;
+        } else if (DGifGetLine(gif, indices.data(), d.Width) == GIF_ERROR) {
+          return fail("reading pixels (truncated?)");
+        }
+        for (int x = 0; x < d.Width; ++x) {
+          const int sx = d.Left + x;
+          if (sx >= 0 && sx < screen_w) color_of(line[x], &row[static_cast<size_t>(sx) * 3]);
+        }
+      }
+      sink.row(row.data());
+    }
+    // Frame rows below the screen are read too: a frame cut short there is still truncated.
+    if (!d.Interlace)
+      for (int fy = std::max(0, screen_h - d.Top); fy < d.Height; ++fy)
+        if (DGifGetLine(gif, indices.data(), d.Width) == GIF_ERROR) return fail("reading pixels (truncated?)");
+    return Ok{};
   }
 }
 

@@ -10,39 +10,55 @@
 
 namespace cc {
 
-Result<Image> decode_webp(const uint8_t* data, size_t size, const ImageLimits& limits) {
+Status decode_webp(const uint8_t* data, size_t size, const ImageLimits& limits, ImageSink& sink) {
   WebPBitstreamFeatures f;
   if (WebPGetFeatures(data, size, &f) != VP8_STATUS_OK) return error("WebP: not a valid WebP bitstream");
   if (auto ok = check_image_size(f.width, f.height, limits); !ok.ok()) return error("WebP: " + ok.error().message);
 
-  std::vector<uint8_t> rgba;
-  int w = f.width, h = f.height;
+  // libwebp decodes whole frames: the frame (and for animations the decoder's two canvases) is
+  // held while its rows are handed on.
   if (f.has_animation) {
     WebPAnimDecoderOptions opts;
     WebPAnimDecoderOptionsInit(&opts);
     opts.color_mode = MODE_RGBA;
     opts.use_threads = 0;
     WebPData wd{data, size};
-    std::unique_ptr<WebPAnimDecoder, decltype(&WebPAnimDecoderDelete)> dec(WebPAnimDecoderNew(&wd, &opts),
-                                                                          WebPAnimDecoderDelete);
     WebPAnimInfo info;
-    if (!dec || !WebPAnimDecoderGetInfo(dec.get(), &info)) return error("WebP: cannot decode animation");
+    {
+      std::unique_ptr<WebPDemuxer, decltype(&WebPDemuxDelete)> demux(WebPDemux(&wd), WebPDemuxDelete);
+      if (!demux) return error("WebP: cannot decode animation");
+      info.canvas_width = WebPDemuxGetI(demux.get(), WEBP_FF_CANVAS_WIDTH);
+      info.canvas_height = WebPDemuxGetI(demux.get(), WEBP_FF_CANVAS_HEIGHT);
+    }
     if (auto ok = check_image_size(info.canvas_width, info.canvas_height, limits); !ok.ok())
       return error("WebP: " + ok.error().message);
+    const int w = static_cast<int>(info.canvas_width), h = static_cast<int>(info.canvas_height);
+    CC_TRY(auto hold, MemoryBudget::take(limits.budget, static_cast<size_t>(w) * h * 4 * 2 + static_cast<size_t>(w) * 3,
+                                         "decoding a " + std::to_string(w) + "x" + std::to_string(h) + " animated WebP"));
+    std::unique_ptr<WebPAnimDecoder, decltype(&WebPAnimDecoderDelete)> dec(WebPAnimDecoderNew(&wd, &opts),
+                                                                          WebPAnimDecoderDelete);
+    if (!dec || !WebPAnimDecoderGetInfo(dec.get(), &info)) return error("WebP: cannot decode animation");
     uint8_t* frame = nullptr;
     int timestamp = 0;
     if (!WebPAnimDecoderGetNext(dec.get(), &frame, &timestamp)) return error("WebP: cannot decode first frame");
-    w = static_cast<int>(info.canvas_width);
-    h = static_cast<int>(info.canvas_height);
-    rgba.assign(frame, frame + static_cast<size_t>(w) * h * 4);
-  } else {
-    rgba.resize(static_cast<size_t>(w) * h * 4);
-    if (!WebPDecodeRGBAInto(data, size, rgba.data(), rgba.size(), w * 4)) return error("WebP: corrupt or truncated data");
+    CC_CHECK(sink.begin(w, h));
+    std::vector<uint8_t> row(static_cast<size_t>(w) * 3);
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* in = frame + static_cast<size_t>(y) * w * 4;  // straight RGBA: alpha dropped
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) row[3 * x + c] = in[4 * x + c];
+      sink.row(row.data());
+    }
+    return Ok{};
   }
-  Image img = make_image(w, h);
-  for (size_t i = 0, n = static_cast<size_t>(w) * h; i < n; ++i)
-    for (int c = 0; c < 3; ++c) img.rgb[3 * i + c] = rgba[4 * i + c];
-  return img;
+  const int w = f.width, h = f.height;
+  CC_TRY(auto hold, MemoryBudget::take(limits.budget, static_cast<size_t>(w) * h * 3,
+                                       "decoding a " + std::to_string(w) + "x" + std::to_string(h) + " WebP"));
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  if (!WebPDecodeRGBInto(data, size, rgb.data(), rgb.size(), w * 3)) return error("WebP: corrupt or truncated data");
+  CC_CHECK(sink.begin(w, h));
+  for (int y = 0; y < h; ++y) sink.row(rgb.data() + static_cast<size_t>(y) * w * 3);
+  return Ok{};
 }
 
 }  // namespace cc

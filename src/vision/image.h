@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/memory_budget.h"
 #include "core/result.h"
 
 namespace cc {
@@ -18,6 +19,7 @@ struct Image {
 
 struct ImageLimits {
   int64_t max_pixels = 89'478'485;  // Pillow's MAX_IMAGE_PIXELS: larger is a decompression bomb
+  MemoryBudget* budget = nullptr;   // decoding memory is taken from it (none: not counted)
 };
 
 // Checks the dimensions a file declares before anything is allocated for it.
