@@ -103,7 +103,7 @@ class FakeHub {
       json(res, 200, {{"url", endpoint() + "/" + id}});
     });
 
-    server_.Post(R"(/api/models/([^/]+/[^/]+)/preupload/(.+))", [=, this](const httplib::Request& req, httplib::Response& res) {
+    server_.Post(R"(/api/models/([^/]+/[^/]+)/preupload/(.+))", [=](const httplib::Request& req, httplib::Response& res) {
       if (!authorised(req)) return json(res, 401, {{"error", "Invalid credentials"}});
       nlohmann::json files = nlohmann::json::array();
       const auto body = nlohmann::json::parse(req.body);  // named: a range-for over a temporary's member dangles

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/gemm.h"
 #include "core/threads.h"
+#include "server/fetch.h"
 #include "server/server.h"
 
 namespace cc {
@@ -23,18 +24,27 @@ const std::vector<Flag> kFlags = {
     {"host", "ADDR", "address to listen on", "127.0.0.1"},
     {"port", "N", "port (0: any free port; the chosen one is printed)", "8080"},
     {"threads", "N", "inference threads (0 = all cores); one batch runs at a time, so this is the whole budget", "0"},
-    {"api-key", "KEY", "require 'Authorization: Bearer KEY' on /api and /v1 routes (or set CLIPCLAP_API_KEY)"},
+    {"api-key", "KEY", "require 'Authorization: Bearer KEY' (or X-API-Key) on /api and /v1 routes, checked before the body is read (or set CLIPCLAP_API_KEY)"},
+    {"metrics-key", "KEY", "require this key (or the API key) on /metrics; without it /metrics is open (or set CLIPCLAP_METRICS_KEY)"},
     {"max-batch", "N", "items per inference batch", "32"},
     {"max-wait-ms", "MS", "how long the first item of a batch waits for others (up to 100 ms more while requests that have arrived are still being parsed or prepared)", "5"},
     {"max-queue", "N", "items waiting across all models; more get 503 with Retry-After", "1024"},
     {"max-items", "N", "items per request", "256"},
-    {"max-body-mb", "N", "request body limit (413 beyond)", "64"},
+    {"max-body-mb", "N", "request body limit, after chunked decoding (413 beyond); compressed bodies are refused (415)", "64"},
+    {"max-inflight-mb", "N", "memory all requests may hold at once: bodies, decoded media, decoders' canvases, tensors waiting for a batch, responses (503 with Retry-After beyond; 413 for one request that could never fit)", "192"},
     {"timeout-s", "N", "per-request deadline (504 beyond); its queued items are dropped", "60"},
+    {"max-connections", "N", "client connections open at once; more are answered 503 and closed", "1024"},
+    {"header-timeout-s", "N", "time for a request line and headers to arrive, from their first byte (408 beyond)", "10"},
+    {"body-timeout-s", "N", "time for each part of a body to arrive: a body that stops moving is dropped (408)", "10"},
+    {"idle-timeout-s", "N", "how long an idle keep-alive connection stays open", "5"},
     {"max-pixels", "N", "refuse larger images (decompression bombs)", "89478485"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"long-audio", "MODE", "audio longer than the model's window: windows, first, center or fusion (as embed)", "windows"},
-    {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated hosts (and subdomains); off by default"},
-    {"http-threads", "N", "connections handled at once (each waits for its batch)", "64"},
+    {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated entries: names (and their subdomains, at public addresses), IP addresses and CIDR ranges (internal addresses only this way; localhost allows loopback); off by default"},
+    {"fetch-timeout-s", "N", "time limit of one fetch, resolving included", "20"},
+    {"max-fetch-mb", "N", "size limit of one fetched file", "32"},
+    {"fetch-threads", "N", "URLs fetched at once (a slow origin holds one of these, never a preparation thread)", "8"},
+    {"http-threads", "N", "threads for network I/O (connections are events on these, not threads of their own)", "1"},
     {"help", "", "show this text"},
 };
 
@@ -64,44 +74,47 @@ int cmd_serve(int argc, char** argv) {
     return 0;
   }
   ServerOptions o;
-  auto port = args->get_int("port", 8080, 0, 65535);
-  auto threads = args->get_int("threads", 0, 0, 1024);
-  auto max_batch = args->get_int("max-batch", 32, 1, 4096);
-  auto max_wait = args->get_int("max-wait-ms", 5, 0, 600000);
-  auto max_queue = args->get_int("max-queue", 1024, 1, 10'000'000);
-  auto max_items = args->get_int("max-items", 256, 1, 100000);
-  auto max_body = args->get_int("max-body-mb", 64, 1, 4096);
-  auto timeout = args->get_int("timeout-s", 60, 1, 86400);
-  auto max_pixels = args->get_int("max-pixels", 89'478'485, 1, 2'000'000'000);
-  auto max_audio = args->get_int("max-audio-seconds", 600, 1, 86400);
-  auto http_threads = args->get_int("http-threads", 64, 1, 4096);
+  std::vector<Error> bad;
+  auto number = [&](const char* name, int fallback, int min, int max) {
+    auto v = args->get_int(name, fallback, min, max);
+    if (!v.ok()) bad.push_back(v.error());
+    return v.ok() ? v.value() : fallback;
+  };
+  const int port = number("port", 8080, 0, 65535), threads = number("threads", 0, 0, 1024);
+  o.batching.max_batch = number("max-batch", 32, 1, 4096);
+  o.batching.max_wait = std::chrono::milliseconds(number("max-wait-ms", 5, 0, 600000));
+  o.batching.max_queue = static_cast<size_t>(number("max-queue", 1024, 1, 10'000'000));
+  o.parse.max_items = static_cast<size_t>(number("max-items", 256, 1, 100000));
+  o.http.max_body_bytes = static_cast<size_t>(number("max-body-mb", 64, 1, 4096)) << 20;
+  o.max_inflight_bytes = static_cast<size_t>(number("max-inflight-mb", 192, 16, 1 << 20)) << 20;
+  o.timeout_s = number("timeout-s", 60, 1, 86400);
+  o.http.max_connections = static_cast<size_t>(number("max-connections", 1024, 1, 1 << 20));
+  o.http.header_timeout = std::chrono::seconds(number("header-timeout-s", 10, 1, 3600));
+  o.http.body_timeout = std::chrono::seconds(number("body-timeout-s", 10, 1, 3600));
+  o.http.idle_timeout = std::chrono::seconds(number("idle-timeout-s", 5, 1, 3600));
+  o.prepare.image.max_pixels = number("max-pixels", 89'478'485, 1, 2'000'000'000);
+  o.prepare.audio.max_seconds = number("max-audio-seconds", 600, 1, 86400);
+  o.prepare.fetch.timeout = std::chrono::seconds(number("fetch-timeout-s", 20, 1, 3600));
+  o.prepare.fetch.max_bytes = static_cast<uint64_t>(number("max-fetch-mb", 32, 1, 4096)) << 20;
+  o.fetch_threads = number("fetch-threads", 8, 1, 256);
+  o.http_threads = number("http-threads", 1, 1, 64);
   auto long_audio = parse_long_audio(args->get("long-audio", "windows"));
-  for (const Error* e : {port.ok() ? nullptr : &port.error(), threads.ok() ? nullptr : &threads.error(),
-                         max_batch.ok() ? nullptr : &max_batch.error(), max_wait.ok() ? nullptr : &max_wait.error(),
-                         max_queue.ok() ? nullptr : &max_queue.error(), max_items.ok() ? nullptr : &max_items.error(),
-                         max_body.ok() ? nullptr : &max_body.error(), timeout.ok() ? nullptr : &timeout.error(),
-                         max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
-                         http_threads.ok() ? nullptr : &http_threads.error(), long_audio.ok() ? nullptr : &long_audio.error()})
-    if (e) return fail(e->message, 2);
+  if (!long_audio.ok()) bad.push_back(long_audio.error());
+  if (!bad.empty()) return fail(bad.front().message, 2);
   o.host = args->get("host", "127.0.0.1");
-  o.port = port.value();
+  o.port = port;
   o.api_key = args->get("api-key");
   if (o.api_key.empty() && std::getenv("CLIPCLAP_API_KEY")) o.api_key = std::getenv("CLIPCLAP_API_KEY");
-  o.batching.max_batch = max_batch.value();
-  o.batching.max_wait = std::chrono::milliseconds(max_wait.value());
-  o.batching.max_queue = static_cast<size_t>(max_queue.value());
-  o.parse.max_items = static_cast<size_t>(max_items.value());
-  o.max_body_bytes = static_cast<size_t>(max_body.value()) << 20;
-  o.timeout_s = timeout.value();
-  o.http_threads = http_threads.value();
-  o.prepare.image.max_pixels = max_pixels.value();
-  o.prepare.audio.max_seconds = max_audio.value();
+  o.metrics_key = args->get("metrics-key");
+  if (o.metrics_key.empty() && std::getenv("CLIPCLAP_METRICS_KEY")) o.metrics_key = std::getenv("CLIPCLAP_METRICS_KEY");
   o.prepare.long_audio.mode = long_audio.value();
-  o.prepare.fetch_hosts = args->get_list("allow-fetch");
-  std::erase(o.prepare.fetch_hosts, std::string());  // "a,,b" and a trailing comma
-  o.parse.allow_fetch = !o.prepare.fetch_hosts.empty();
+  o.prepare.fetch.allow = args->get_list("allow-fetch");
+  std::erase(o.prepare.fetch.allow, std::string());  // "a,,b" and a trailing comma
+  for (const auto& entry : o.prepare.fetch.allow)
+    if (auto st = check_allow_entry(entry); !st.ok()) return fail(st.error().message, 2);
+  o.parse.allow_fetch = !o.prepare.fetch.allow.empty();
   if (!args->has("models-dir") && !args->has("model")) return fail("give --models-dir DIR or --model NAME|DIR|org/name", 2);
-  set_num_threads(threads.value());
+  set_num_threads(threads);
 
   // Which directories to load, under which names.
   std::vector<std::pair<std::string, std::string>> wanted;  // name, dir

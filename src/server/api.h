@@ -5,7 +5,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "core/memory_budget.h"
+#include "core/result.h"
 
 namespace cc {
 
@@ -20,6 +24,13 @@ inline ApiError bad_request(std::string message, std::string param = "") {
   return {400, std::move(message), "invalid_request_error", std::move(param)};
 }
 
+// The answer an engine error gets, chosen by its kind: invalid input 400, not found 404,
+// unsupported 422, too large 413, overloaded 503, internal 500.
+ApiError api_error(const Error& e, std::string param = "");
+
+// A client's string echoed in a message: at most 256 characters.
+std::string echo(std::string_view s);
+
 enum class Modality { kText, kImage, kAudio };
 const char* modality_name(Modality m);
 
@@ -28,6 +39,7 @@ struct InputItem {
   std::string text;            // kText
   std::vector<uint8_t> bytes;  // kImage / kAudio: the encoded file
   std::string fetch_url;       // http(s) media, fetched later (only with --allow-fetch)
+  MemoryBudget::Hold fetched;  // the fetched bytes' share of the budget
 };
 
 enum class Api { kOllama, kOpenAI };  // POST /api/embed (the Go server's shape), POST /v1/embeddings
@@ -50,7 +62,10 @@ struct ParseLimits {
 //   {"type":"text","text":…}  {"type":"image_url","image_url":{"url":…}}  {"type":"audio_url","audio_url":{"url":…}}
 //   {"type":"input_audio","input_audio":{"data":<base64>,"format":"wav|mp3|flac|ogg"}}
 //   {"type":"media","data":<base64>,"mime_type":…}
-// URLs are data: URIs, or http(s) when fetching is enabled.
-std::optional<ApiError> parse_embed_request(const std::string& body, Api api, const ParseLimits& limits, EmbedRequest* out);
+// URLs are data: URIs, or http(s) when fetching is enabled. The body is read as a stream of
+// JSON events, never as a whole document (whose nodes would cost many times its bytes): each
+// item is taken as it ends and its media decoded at once, their bytes added to `memory`.
+std::optional<ApiError> parse_embed_request(std::string_view body, Api api, const ParseLimits& limits, EmbedRequest* out,
+                                            MemoryBudget::Hold* memory = nullptr);
 
 }  // namespace cc

@@ -1,37 +1,40 @@
 #include "server/batcher.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace cc {
 
 void Job::fill(size_t index, const float* v, int dim) {
-  std::lock_guard<std::mutex> lock(mu_);
-  vectors[index].assign(v, v + dim);
-  if (--remaining_ == 0) cv_.notify_all();
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;  // failed already: the rest does not count
+    if (!std::all_of(v, v + dim, [](float x) { return std::isfinite(x); })) {
+      error = "the model gave a non-finite vector for item " + std::to_string(index);
+      cancelled_ = true;
+    } else {
+      vectors[index].assign(v, v + dim);
+      if (--remaining_ > 0) return;
+    }
+    finished_ = true;
+    done = std::move(on_done_);
+  }
+  if (done) done();
 }
 
 void Job::fail(const std::string& message) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (error.empty()) error = message;
-  remaining_ = 0;
-  cv_.notify_all();
-}
-
-Job::Outcome Job::wait(Clock::time_point deadline, const std::function<bool()>& client_gone) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (remaining_ > 0) {
-    if (Clock::now() >= deadline) {
-      cancelled_ = true;
-      return Outcome::kTimeout;
-    }
-    cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
-    if (remaining_ > 0 && client_gone && client_gone()) {
-      cancelled_ = true;
-      return Outcome::kCancelled;
-    }
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    error = message;
+    cancelled_ = true;  // its items in other lanes are dropped
+    finished_ = true;
+    done = std::move(on_done_);
   }
-  return Outcome::kDone;
+  if (done) done();
 }
 
 Batcher::Batcher(const BatcherOptions& opts, Metrics& metrics) : opts_(opts), metrics_(metrics) {

@@ -27,28 +27,26 @@ namespace cc {
 
 using Clock = std::chrono::steady_clock;
 
-// One request's items for one model, waiting for their vectors.
+// One request's items for one model, waiting for their vectors. `on_done` runs once, on the
+// inference thread, when every item has its vector or one failed; a failure also cancels the
+// job, so its items waiting in other lanes are dropped rather than run.
 class Job {
  public:
-  explicit Job(size_t items) : vectors(items), remaining_(items) {}
+  Job(size_t items, std::function<void()> on_done) : vectors(items), remaining_(items), on_done_(std::move(on_done)) {}
   void fill(size_t index, const float* v, int dim);
   void fail(const std::string& message);
+  // Its items still queued are dropped and free their places; on_done never runs.
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
 
-  enum class Outcome { kDone, kTimeout, kCancelled };
-  // Until every item is filled (or one failed), the deadline, or `client_gone` says so
-  // (asked every 10 ms). On timeout or cancellation the job is cancelled: its queued items
-  // are dropped and free their places.
-  Outcome wait(Clock::time_point deadline, const std::function<bool()>& client_gone);
-
   std::vector<std::vector<float>> vectors;
-  std::string error;  // set when the tower failed
+  std::string error;  // set when an item failed
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
   size_t remaining_;
+  bool finished_ = false;
+  std::function<void()> on_done_;
   std::atomic<bool> cancelled_{false};
 };
 

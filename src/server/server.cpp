@@ -1,14 +1,16 @@
 #include "server/server.h"
 
-#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
-#include <semaphore>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,8 +18,8 @@
 #include "core/sha256.h"
 #include "core/threads.h"
 #include "server/allocator.h"
-#include "server/connection_watch.h"
 #include "server/metrics.h"
+#include "server/task_pool.h"
 
 namespace cc {
 
@@ -56,39 +58,94 @@ const char* error_type(int status) {
   switch (status) {
     case 401: return "authentication_error";
     case 404: return "not_found_error";
+    case 405: return "method_not_allowed";
+    case 408: return "timeout_error";
     case 413: return "request_too_large";
+    case 415: return "unsupported_media_type";
     case 422: return "unsupported_modality";
+    case 431: return "request_too_large";
     case 503: return "server_overloaded";
     case 504: return "timeout_error";
     default: return status >= 500 ? "server_error" : "invalid_request_error";
   }
 }
 
-// Requests being parsed and prepared at once: one per core.
-using PrepareSlots = std::counting_semaphore<1024>;
+ServerResponse error_of(const ApiError& e) { return error_response(e.status, e.message, e.type, e.param); }
 
-// A place among the requests being parsed and prepared; given back early or on any return.
-class PrepareSlot {
- public:
-  explicit PrepareSlot(PrepareSlots& slots) : slots_(&slots) { slots_->acquire(); }
-  ~PrepareSlot() { release(); }
-  PrepareSlot(const PrepareSlot&) = delete;
-  PrepareSlot& operator=(const PrepareSlot&) = delete;
-  void release() {
-    if (slots_) slots_->release();
-    slots_ = nullptr;
-  }
+// The routes. Metrics label requests by these paths only (anything else is "other").
+enum class Route { kEmbedOllama, kEmbedOpenAI, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics };
+struct RouteInfo {
+  const char* method;
+  const char* path;
+  Route route;
+};
+constexpr RouteInfo kRoutes[] = {
+    {"POST", "/api/embed", Route::kEmbedOllama}, {"POST", "/v1/embeddings", Route::kEmbedOpenAI}, {"GET", "/v1/models", Route::kModelsOpenAI},
+    {"GET", "/api/models", Route::kModelsOllama}, {"GET", "/healthz", Route::kHealth},           {"GET", "/readyz", Route::kReady},
+    {"GET", "/metrics", Route::kMetrics},
+};
 
- private:
-  PrepareSlots* slots_;
+const RouteInfo* find_route(const std::string& path) {
+  for (const auto& r : kRoutes)
+    if (path == r.path) return &r;
+  return nullptr;
+}
+
+std::string route_label(const std::string& path) { return find_route(path) ? path : "other"; }
+
+class Server;
+
+// One embedding request, from its body to its answer. It moves between threads (preparation,
+// fetching, inference, I/O) and is answered exactly once: by its result, its deadline or an
+// error; a client that left gets no answer at all.
+struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
+  EmbedCall(Server& s, ServerRequest r, std::shared_ptr<HttpExchange> e, Api a) : server(s), request(std::move(r)), exchange(std::move(e)), api(a) {}
+
+  void prepare();      // preparation thread: parse, check, then fetch or decode
+  void fetch_done();   // a fetch thread: the last URL is in
+  void decode();       // preparation thread: items -> tensors -> the batcher
+  void respond();      // preparation thread, after the batch
+  void timed_out();    // I/O thread
+  void client_gone();  // I/O thread
+  void fail(const ApiError& e);
+  bool answer(ServerResponse r);  // false if it was answered already
+  void release_job();
+  void log(int status);
+
+  Server& server;
+  ServerRequest request;
+  std::shared_ptr<HttpExchange> exchange;
+  Api api;
+  const Clock::time_point start = Clock::now();
+  std::atomic<bool> answered{false};
+
+  std::mutex mu;  // guards job and coming, which the I/O thread may reach
+  std::shared_ptr<Job> job;
+  std::unique_ptr<Batcher::Announcement> coming;
+
+  EmbedRequest parsed;
+  const ServedModel* served = nullptr;
+  MemoryBudget::Hold memory;  // decoded media, tensors, the response: what this request holds beyond its body
+  std::vector<Prepared> prepared;
+  std::atomic<size_t> fetches_left{0};
+  std::mutex fetch_mu;
+  std::optional<ApiError> fetch_error;
+  size_t tokens = 0;
+  std::string modalities;
+  double prepare_ms = 0, wait_ms = 0;
+  Clock::time_point queued_at;
 };
 
 class Server {
  public:
   Server(const ServerOptions& opts, std::vector<ServedModel> models)
-      : opts_(opts), models_(std::move(models)), batcher_(opts.batching, metrics_),
-        prepare_slots_(std::max(1u, std::thread::hardware_concurrency())) {
+      : opts_(opts), models_(std::move(models)), budget_(opts.max_inflight_bytes),
+        prepare_pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), [] { run_serially_on_this_thread(); }),
+        fetch_pool_(opts.fetch_threads), batcher_(opts.batching, metrics_) {
     describe_metrics();
+    prepare_limits_ = opts.prepare;
+    prepare_limits_.image.budget = &budget_;
+    prepare_limits_.audio.budget = &budget_;
     for (size_t i = 0; i < models_.size(); ++i) {
       batcher_.add_model(models_[i].name, models_[i].model.get());
       lookup_.emplace(models_[i].name, i);
@@ -98,54 +155,100 @@ class Server {
 
   int run() {
     const sigset_t signals = block_shutdown_signals();
-
-    http_.new_task_queue = [n = opts_.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-    http_.set_payload_max_length(opts_.max_body_bytes);
-    http_.set_keep_alive_timeout(2);
-    http_.set_tcp_nodelay(true);  // headers and body go out as separate writes: Nagle + delayed ACK held each response 40 ms
-    http_.set_keep_alive_max_count(100000);  // httplib closes after 5 by default; clients reuse connections
-    http_.set_read_timeout(30);
-    routes();
-    // httplib 0.11 listens with a backlog of 5: bursts of new connections overflow it and
-    // clients see resets after a 1-s SYN retry. The listening socket gets a real backlog.
-    int listen_fd = -1;
-    http_.set_socket_options([&listen_fd](socket_t sock) {
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-      if (listen_fd < 0) listen_fd = sock;
-    });
-    const int port = opts_.port == 0 ? http_.bind_to_any_port(opts_.host) : (http_.bind_to_port(opts_.host, opts_.port) ? opts_.port : -1);
-    if (port <= 0) {
-      std::fprintf(stderr, "clipclap serve: cannot listen on %s:%d\n", opts_.host.c_str(), opts_.port);
+    HttpHandlers handlers;
+    handlers.on_headers = [this](const ServerRequest& head) { return on_headers(head); };
+    handlers.on_request = [this](ServerRequest r, std::shared_ptr<HttpExchange> e) { on_request(std::move(r), std::move(e)); };
+    handlers.on_refused = [this](const ServerRequest* head, const ServerResponse& r) { record(head, r.status, "", "none", Clock::now(), 0); };
+    auto http = HttpServer::listen(opts_.host, opts_.port, opts_.http, std::move(handlers), &budget_);
+    if (!http.ok()) {
+      std::fprintf(stderr, "clipclap serve: %s\n", http.error().message.c_str());
       return 1;
     }
-    if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
-    std::printf("listening on http://%s:%d\n", opts_.host.c_str(), port);
+    http_ = std::move(http).value();
+    std::printf("listening on http://%s:%d\n", opts_.host.c_str(), http_->port());
     std::fflush(stdout);
     std::thread signal_waiter([this, signals] {
       int sig = 0;
       sigwait(&signals, &sig);
+      if (sig == SIGUSR1) return;  // run() ended on its own
       std::fprintf(stderr, "{\"time\":\"%s\",\"event\":\"draining\",\"signal\":%d}\n", iso_time().c_str(), sig);
       draining_ = true;
-      http_.stop();  // no new connections; requests in flight finish (the pool drains)
+      http_->drain();  // no new connections; requests in flight finish
     });
     ready_ = true;
-    const bool ok = http_.listen_after_bind();
-    if (!draining_) {  // listen failed on its own: wake the signal thread
-      pthread_kill(signal_waiter.native_handle(), SIGTERM);
-    }
+    http_->run(std::max(1, opts_.http_threads));
+    if (!draining_) pthread_kill(signal_waiter.native_handle(), SIGUSR1);
     signal_waiter.join();
     std::fprintf(stderr, "{\"time\":\"%s\",\"event\":\"stopped\"}\n", iso_time().c_str());
-    return ok || draining_ ? 0 : 1;
+    return 0;
+  }
+
+  // What an EmbedCall needs of the server.
+  const ServerOptions& opts() const { return opts_; }
+  const PrepareLimits& prepare_limits() const { return prepare_limits_; }
+  MemoryBudget& budget() { return budget_; }
+  Batcher& batcher() { return batcher_; }
+  TaskPool& prepare_pool() { return prepare_pool_; }
+  Metrics& metrics() { return metrics_; }
+
+  const ServedModel* find_model(const std::string& name) const {
+    auto it = lookup_.find(name);
+    return it == lookup_.end() ? nullptr : &models_[it->second];
+  }
+  const std::vector<ServedModel>& models() const { return models_; }
+
+  // A URL for `call`'s item `index`, on the fetch threads (bounded: a hanging origin holds a
+  // fetch thread, never a preparation thread).
+  bool fetch(const std::shared_ptr<EmbedCall>& call, size_t index) {
+    if (fetches_.fetch_add(1) >= opts_.max_fetches) {
+      fetches_.fetch_sub(1);
+      return false;
+    }
+    fetch_pool_.post([this, call, index] {
+      InputItem& item = call->parsed.items[index];
+      if (!call->answered) {
+        item.fetched = MemoryBudget::Hold(&budget_);
+        auto bytes = fetch_url(item.fetch_url, prepare_limits_.fetch, item.fetched);
+        const std::string param = call->parsed.input_is_list ? "input[" + std::to_string(index) + "]" : "input";
+        if (bytes.ok()) {
+          item.bytes = std::move(bytes).value();
+        } else {
+          std::lock_guard<std::mutex> lock(call->fetch_mu);
+          if (!call->fetch_error) call->fetch_error = api_error(bytes.error().context(param), param);
+        }
+      }
+      fetches_.fetch_sub(1);
+      if (call->fetches_left.fetch_sub(1) == 1) call->fetch_done();
+    });
+    return true;
+  }
+
+  // The log line and metrics of one answered request.
+  void record(const ServerRequest* r, int status, const std::string& model, const std::string& modalities, Clock::time_point start, size_t items,
+              double prepare_ms = 0, double wait_ms = 0) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const std::string route = r ? route_label(r->path) : "other", code = std::to_string(status);
+    metrics_.add("clipclap_requests_total", {{"route", route}, {"model", model}, {"modality", modalities}, {"status", code}});
+    if (status >= 400)
+      metrics_.add("clipclap_request_errors_total",
+                   {{"route", route}, {"model", model}, {"modality", modalities}, {"status", code}, {"type", error_type(status)}});
+    metrics_.observe("clipclap_request_duration_seconds", {{"route", route}}, seconds);
+    json line = {{"time", iso_time()},
+                 {"remote", r ? r->remote_addr : ""},
+                 {"method", r ? echo(r->method) : ""},
+                 {"path", r ? echo(r->path) : ""},
+                 {"status", status},
+                 {"model", model},
+                 {"items", items},
+                 {"modalities", modalities},
+                 {"bytes_in", r ? r->body.size() : 0},
+                 {"ms", std::round(seconds * 1e4) / 10},
+                 {"prepare_ms", std::round(prepare_ms * 10) / 10},
+                 {"wait_ms", std::round(wait_ms * 10) / 10}};
+    std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, json::error_handler_t::replace).c_str());  // never the body
   }
 
  private:
-  struct Log {
-    std::string model, modalities;
-    size_t items = 0;
-    double prepare_ms = 0, wait_ms = 0;  // decoding + preprocessing; queue + inference
-  };
-
   void describe_metrics() {
     metrics_.describe("clipclap_requests_total", "counter", "HTTP requests by route, model, modality and status");
     metrics_.describe("clipclap_request_errors_total", "counter", "requests answered with an error status, by route, model, modality, status and type");
@@ -157,143 +260,71 @@ class Server {
     metrics_.describe("clipclap_queue_depth", "gauge", "items waiting for a batch");
     metrics_.describe("clipclap_items_embedded_total", "counter", "items embedded, by model and modality");
     metrics_.describe("clipclap_received_bytes_total", "counter", "request body bytes received, by route");
+    metrics_.describe("clipclap_inflight_bytes", "gauge", "bytes requests hold now (bodies, media, tensors, responses), of --max-inflight-mb");
+    metrics_.describe("clipclap_open_connections", "gauge", "client connections open now");
   }
 
-  void send_error(httplib::Response& res, const ApiError& e) {
-    res.status = e.status;
-    json body = {{"error", {{"message", e.message}, {"type", e.type}, {"param", e.param.empty() ? json(nullptr) : json(e.param)}}}};
-    res.set_content(body.dump(), "application/json");
-    if (e.status == 503) res.set_header("Retry-After", "1");
+  // The key a request gives: Authorization: Bearer KEY, or X-API-Key.
+  static std::string given_key(const ServerRequest& r) {
+    const std::string auth = r.header("authorization");
+    if (auth.rfind("Bearer ", 0) == 0) return auth.substr(7);
+    return r.header("x-api-key");
   }
 
-  void finish(const httplib::Request& req, const httplib::Response& res, const Log& log, Clock::time_point start) {
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const int code = res.status == -1 ? 200 : res.status;  // httplib fills in 200 after the handler
-    const std::string status = std::to_string(code);
-    const std::string modality = log.modalities.empty() ? "none" : log.modalities;
-    metrics_.add("clipclap_requests_total", {{"route", req.path}, {"model", log.model}, {"modality", modality}, {"status", status}});
-    if (code >= 400)
-      metrics_.add("clipclap_request_errors_total", {{"route", req.path}, {"model", log.model}, {"modality", modality},
-                                                     {"status", status}, {"type", error_type(code)}});
-    metrics_.observe("clipclap_request_duration_seconds", {{"route", req.path}}, seconds);
-    json line = {{"time", iso_time()}, {"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
-                 {"status", code}, {"model", log.model}, {"items", log.items}, {"modalities", log.modalities},
-                 {"bytes_in", req.body.size()}, {"ms", std::round(seconds * 1e4) / 10},
-                 {"prepare_ms", std::round(log.prepare_ms * 10) / 10}, {"wait_ms", std::round(log.wait_ms * 10) / 10}};
-    std::fprintf(stderr, "%s\n", line.dump().c_str());  // never the body
+  std::optional<ServerResponse> on_headers(const ServerRequest& head) {
+    const RouteInfo* route = find_route(head.path);
+    if (!route) return error_response(404, "no route " + echo(head.method) + " " + echo(head.path), "not_found_error");
+    if (head.method != route->method) {
+      ServerResponse r = error_response(405, echo(head.method) + " is not allowed on " + route->path + " (use " + route->method + ")", "method_not_allowed");
+      r.headers.emplace_back("Allow", route->method);
+      return r;
+    }
+    const std::string key = given_key(head);
+    const bool needs_api_key = route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics;
+    if (needs_api_key && !opts_.api_key.empty() && (key.empty() || !same_key(key, opts_.api_key)))
+      return error_response(401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error");
+    if (route->route == Route::kMetrics && !opts_.metrics_key.empty() &&
+        (key.empty() || (!same_key(key, opts_.metrics_key) && (opts_.api_key.empty() || !same_key(key, opts_.api_key)))))
+      return error_response(401, "missing or wrong metrics key (Authorization: Bearer KEY)", "authentication_error");
+    return std::nullopt;
   }
 
-  bool authorised(const httplib::Request& req) const {
-    if (opts_.api_key.empty()) return true;
-    std::string given = req.get_header_value("Authorization");
-    if (given.rfind("Bearer ", 0) == 0) given = given.substr(7);
-    else given = req.get_header_value("X-API-Key");
-    return !given.empty() && same_key(given, opts_.api_key);
-  }
-
-  // The embed routes' work; fills `res` and `log`.
-  void embed(const httplib::Request& req, httplib::Response& res, Api api, Log& log, Clock::time_point start) {
-    const auto deadline = start + std::chrono::seconds(opts_.timeout_s);
-    metrics_.add("clipclap_received_bytes_total", {{"route", req.path}}, static_cast<double>(req.body.size()));
-    if (!authorised(req)) return send_error(res, {401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error", ""});
-    // Parsing, decoding and preprocessing are CPU work: at most one request per core at a time.
-    // Parsing inside the slot also keeps waiting requests' decoded media out of memory.
-    Batcher::Announcement coming(&batcher_);  // batches wait for this request's items
-    PrepareSlot slot(prepare_slots_);
-    thread_local const bool serial = (run_serially_on_this_thread(), true);  // inference owns the cores
-    (void)serial;
-    EmbedRequest request;
-    if (auto e = parse_embed_request(req.body, api, opts_.parse, &request)) return send_error(res, *e);
-    std::set<std::string> kinds;
-    for (const auto& it : request.items) kinds.insert(modality_name(it.modality));
-    for (const auto& k : kinds) log.modalities += (log.modalities.empty() ? "" : ",") + k;
-    log.items = request.items.size();
-
-    if (request.model.empty()) {
-      if (models_.size() != 1) return send_error(res, bad_request("model is required (GET /v1/models lists them)", "model"));
-      request.model = models_[0].name;
-    }
-    auto found = lookup_.find(request.model);
-    if (found == lookup_.end())
-      return send_error(res, {404, "model '" + request.model + "' is not served here (GET /v1/models lists them)", "not_found_error", "model"});
-    const ServedModel& served = models_[found->second];
-    log.model = served.name;
-    const Embedder& model = *served.model;
-    const Capabilities caps = model.info().caps;
-    for (size_t i = 0; i < request.items.size(); ++i) {
-      const Modality m = request.items[i].modality;
-      if ((m == Modality::kText && !caps.text) || (m == Modality::kImage && !caps.image) || (m == Modality::kAudio && !caps.audio))
-        return send_error(res, {422, "input[" + std::to_string(i) + "]: model '" + served.name + "' (" + model_kind_name(model.info().kind) +
-                                         ") embeds " + capabilities_string(caps) + ", not " + modality_name(m),
-                                "unsupported_modality", "input"});
-    }
-    if (request.dimensions && *request.dimensions != model.dim())
-      return send_error(res, bad_request("dimensions must be " + std::to_string(model.dim()) + " for model '" + served.name +
-                                             "' (its vectors are not truncated)", "dimensions"));
-
-    std::vector<Modality> modalities;
-    for (const auto& it : request.items) modalities.push_back(it.modality);
-    coming.items(served.name, modalities);
-    std::vector<Prepared> prepared(request.items.size());
-    size_t tokens = 0;
-    const auto prepare_start = Clock::now();
-    for (size_t i = 0; i < request.items.size(); ++i) {
-      const std::string param = request.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
-      if (auto e = prepare_item(model, request.items[i], param, request.truncate, opts_.prepare, &prepared[i])) return send_error(res, *e);
-      tokens += prepared[i].ids.size();
-      std::vector<uint8_t>().swap(request.items[i].bytes);  // the encoded file is not needed while the request waits
-    }
-    slot.release();
-    const auto queued_at = Clock::now();
-    log.prepare_ms = std::chrono::duration<double, std::milli>(queued_at - prepare_start).count();
-    auto job = std::make_shared<Job>(prepared.size());
-    const bool queued = batcher_.submit(served.name, job, std::move(prepared));
-    coming.delivered();
-    if (!queued) return send_error(res, {503, "the queue is full; retry shortly", "server_overloaded", ""});
-    const ConnectionWatch watch(req.remote_addr, req.remote_port);
-    const Job::Outcome outcome = job->wait(deadline, [&] { return watch.gone(); });
-    log.wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
-    switch (outcome) {
-      case Job::Outcome::kTimeout:
-        return send_error(res, {504, "not done within " + std::to_string(opts_.timeout_s) + " s", "timeout_error", ""});
-      case Job::Outcome::kCancelled:
-        res.status = 499;  // nginx's "client closed request": nobody reads it, the log and metrics do
-        return;
-      case Job::Outcome::kDone:
-        break;
-    }
-    if (!job->error.empty()) return send_error(res, {500, job->error, "server_error", ""});
-
-    const int dim = model.dim();
-    if (api == Api::kOllama && req.get_header_value("Accept").find("application/octet-stream") != std::string::npos) {
-      std::string bin(16, '\0');
-      const uint64_t count = job->vectors.size(), d = static_cast<uint64_t>(dim);
-      std::memcpy(bin.data(), &count, 8);  // little-endian on every platform this builds on
-      std::memcpy(bin.data() + 8, &d, 8);
-      for (const auto& v : job->vectors) bin.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-      res.set_content(bin, "application/octet-stream");
+  void on_request(ServerRequest request, std::shared_ptr<HttpExchange> exchange) {
+    const Clock::time_point start = Clock::now();
+    const Route route = find_route(request.path)->route;  // on_headers let only known routes through
+    if (route == Route::kEmbedOllama || route == Route::kEmbedOpenAI) {
+      metrics_.add("clipclap_received_bytes_total", {{"route", request.path}}, static_cast<double>(request.body.size()));
+      auto call = std::make_shared<EmbedCall>(*this, std::move(request), exchange, route == Route::kEmbedOllama ? Api::kOllama : Api::kOpenAI);
+      call->coming = std::make_unique<Batcher::Announcement>(&batcher_);  // batches wait for this request's items
+      call->memory = MemoryBudget::Hold(&budget_);
+      exchange->on_deadline(call->start + std::chrono::seconds(opts_.timeout_s), [call] { call->timed_out(); });
+      exchange->on_client_gone([call] { call->client_gone(); });
+      prepare_pool_.post([call] { call->prepare(); });
       return;
     }
-    std::string out;
-    if (api == Api::kOllama) {
-      out = "{\"model\":" + json(served.name).dump() + ",\"embeddings\":[";
-      for (size_t i = 0; i < job->vectors.size(); ++i) {
-        if (i) out += ',';
-        append_floats(out, job->vectors[i]);
+    ServerResponse r;
+    r.status = 200;
+    switch (route) {
+      case Route::kModelsOpenAI: r.body = model_list(true).dump(); break;
+      case Route::kModelsOllama: r.body = model_list(false).dump(); break;
+      case Route::kHealth: r.body = "{\"status\":\"ok\"}"; break;
+      case Route::kReady: {
+        const bool ready = ready_ && !draining_;
+        r.status = ready ? 200 : 503;
+        r.body = json{{"status", ready ? "ready" : "draining"}, {"models", models_.size()}}.dump();
+        break;
       }
-      out += "]}";
-    } else {
-      out = "{\"object\":\"list\",\"data\":[";
-      for (size_t i = 0; i < job->vectors.size(); ++i) {
-        out += (i ? "," : "") + std::string("{\"object\":\"embedding\",\"index\":") + std::to_string(i) + ",\"embedding\":";
-        if (request.base64) out += "\"" + base64_encode(job->vectors[i].data(), job->vectors[i].size() * 4) + "\"";
-        else append_floats(out, job->vectors[i]);
-        out += '}';
-      }
-      out += "],\"model\":" + json(served.name).dump() + ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) +
-             ",\"total_tokens\":" + std::to_string(tokens) + "}}";
+      case Route::kMetrics:
+        metrics_.set("clipclap_inflight_bytes", {}, static_cast<double>(budget_.in_use()));
+        metrics_.set("clipclap_open_connections", {}, static_cast<double>(http_->connections()));
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = metrics_.render();
+        break;
+      default: break;
     }
-    res.set_content(out, "application/json");
+    const int status = r.status;
+    exchange->reply(std::move(r));
+    record(&request, status, "", "none", start, 0);
   }
 
   json model_list(bool openai) const {
@@ -311,58 +342,188 @@ class Server {
     return openai ? json{{"object", "list"}, {"data", data}} : json{{"models", data}};
   }
 
-  void routes() {
-    for (auto [path, api] : {std::pair{"/api/embed", Api::kOllama}, std::pair{"/v1/embeddings", Api::kOpenAI}}) {
-      http_.Post(path, [this, api](const httplib::Request& req, httplib::Response& res) {
-        const auto start = Clock::now();
-        Log log;
-        embed(req, res, api, log, start);
-        finish(req, res, log, start);
-      });
-    }
-    auto listing = [this](bool openai) {
-      return [this, openai](const httplib::Request& req, httplib::Response& res) {
-        const auto start = Clock::now();
-        if (!authorised(req)) send_error(res, {401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error", ""});
-        else res.set_content(model_list(openai).dump(), "application/json");
-        finish(req, res, {}, start);
-      };
-    };
-    http_.Get("/v1/models", listing(true));
-    http_.Get("/api/models", listing(false));
-    http_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("{\"status\":\"ok\"}", "application/json"); });
-    http_.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      const bool ready = ready_ && !draining_;
-      res.status = ready ? 200 : 503;
-      res.set_content(json{{"status", ready ? "ready" : "draining"}, {"models", models_.size()}}.dump(), "application/json");
-    });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics_.render(), "text/plain; version=0.0.4");
-    });
-    // Statuses httplib sets itself (unknown route, body too large, unreadable request) get the
-    // same JSON error shape, a log line and a count.
-    http_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty() || res.status == 499) return;
-      const auto start = Clock::now();
-      const bool form = req.get_header_value("Content-Type").find("application/x-www-form-urlencoded") != std::string::npos;
-      std::string message = res.status == 413 && form ? "send the body with Content-Type: application/json (httplib limits form-encoded bodies to 8 KB)"
-                            : res.status == 413 ? "the body exceeds this server's limit of " + std::to_string(opts_.max_body_bytes) + " bytes"
-                            : res.status == 404 ? "no route " + req.method + " " + req.path
-                                                : "bad request";
-      send_error(res, {res.status, message, error_type(res.status), ""});
-      finish(req, res, {}, start);
-    });
-  }
-
+  // Destroyed bottom up: the batcher first (what it finishes posts to the preparation pool),
+  // then the pools (whose tasks may still reply through the HTTP server), then the rest.
   ServerOptions opts_;
+  PrepareLimits prepare_limits_;
   std::vector<ServedModel> models_;
   std::map<std::string, size_t> lookup_;
+  MemoryBudget budget_;
   Metrics metrics_;
-  Batcher batcher_;
-  httplib::Server http_;
-  PrepareSlots prepare_slots_;
+  std::unique_ptr<HttpServer> http_;
   std::atomic<bool> ready_{false}, draining_{false};
+  std::atomic<size_t> fetches_{0};
+  TaskPool prepare_pool_, fetch_pool_;
+  Batcher batcher_;
 };
+
+// The memory a call holds goes back to the budget when the call is destroyed: the threads that
+// may still be working on it (a decode cut short by a timeout) hold it until they return.
+bool EmbedCall::answer(ServerResponse r) {
+  if (answered.exchange(true)) return false;
+  release_job();
+  const int status = r.status;
+  exchange->reply(std::move(r));
+  log(status);
+  return true;
+}
+
+void EmbedCall::release_job() {
+  std::lock_guard<std::mutex> lock(mu);
+  if (job) job->cancel();  // its queued items are dropped at once (done already, unless an error or a timeout)
+  job.reset();             // (its on_done holds this call: that cycle ends here)
+  coming.reset();
+}
+
+void EmbedCall::log(int status) {
+  server.record(&request, status, served ? served->name : "", modalities.empty() ? "none" : modalities, start, parsed.items.size(), prepare_ms,
+                wait_ms);
+}
+
+void EmbedCall::fail(const ApiError& e) { answer(error_of(e)); }
+
+void EmbedCall::timed_out() {
+  answer(error_response(504, "not done within " + std::to_string(server.opts().timeout_s) + " s", "timeout_error"));
+}
+
+void EmbedCall::client_gone() {
+  if (answered.exchange(true)) return;
+  release_job();
+  log(499);  // nginx's "client closed request": nobody reads it, the log and metrics do
+}
+
+void EmbedCall::prepare() {
+  if (answered) return;
+  const auto t0 = Clock::now();
+  const ServerOptions& opts = server.opts();
+  if (auto e = parse_embed_request(request.body, api, opts.parse, &parsed, &memory)) return fail(*e);
+  std::string().swap(request.body);  // parsed: the body's bytes go back to the budget
+  request.memory.release();
+  std::set<std::string> kinds;
+  for (const auto& it : parsed.items) kinds.insert(modality_name(it.modality));
+  for (const auto& k : kinds) modalities += (modalities.empty() ? "" : ",") + k;
+
+  if (parsed.model.empty()) {
+    if (server.models().size() != 1) return fail(bad_request("model is required (GET /v1/models lists them)", "model"));
+    parsed.model = server.models()[0].name;
+  }
+  served = server.find_model(parsed.model);
+  if (!served) return fail({404, "model '" + echo(parsed.model) + "' is not served here (GET /v1/models lists them)", "not_found_error", "model"});
+  const Embedder& model = *served->model;
+  const Capabilities caps = model.info().caps;
+  for (size_t i = 0; i < parsed.items.size(); ++i) {
+    const Modality m = parsed.items[i].modality;
+    if ((m == Modality::kText && !caps.text) || (m == Modality::kImage && !caps.image) || (m == Modality::kAudio && !caps.audio))
+      return fail({422, "input[" + std::to_string(i) + "]: model '" + served->name + "' (" + model_kind_name(model.info().kind) + ") embeds " +
+                            capabilities_string(caps) + ", not " + modality_name(m),
+                   "unsupported_modality", "input"});
+  }
+  if (parsed.dimensions && *parsed.dimensions != model.dim())
+    return fail(bad_request("dimensions must be " + std::to_string(model.dim()) + " for model '" + served->name + "' (its vectors are not truncated)",
+                            "dimensions"));
+  {
+    std::vector<Modality> ms;
+    for (const auto& it : parsed.items) ms.push_back(it.modality);
+    std::lock_guard<std::mutex> lock(mu);
+    if (coming) coming->items(served->name, ms);
+  }
+  prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+  std::vector<size_t> urls;
+  for (size_t i = 0; i < parsed.items.size(); ++i)
+    if (!parsed.items[i].fetch_url.empty()) urls.push_back(i);
+  if (urls.empty()) return decode();
+  fetches_left = urls.size();
+  for (size_t i : urls)  // fetches already posted find the call answered and stop
+    if (!server.fetch(shared_from_this(), i)) return fail({503, "this server is fetching as many URLs as it takes; retry shortly", "server_overloaded", ""});
+}
+
+void EmbedCall::fetch_done() {
+  if (answered) return;
+  if (fetch_error) return fail(*fetch_error);
+  server.prepare_pool().post([self = shared_from_this()] { self->decode(); });
+}
+
+void EmbedCall::decode() {
+  if (answered) return;
+  const auto t0 = Clock::now();
+  const Embedder& model = *served->model;
+  prepared.resize(parsed.items.size());
+  for (size_t i = 0; i < parsed.items.size(); ++i) {
+    if (answered) return;  // timed out, or the client left, while earlier items decoded
+    InputItem& item = parsed.items[i];
+    const std::string param = parsed.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
+    if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &prepared[i])) return fail(*e);
+    tokens += prepared[i].ids.size();
+    // The encoded file is not needed while the request waits; its tensor is.
+    const size_t encoded = item.fetched.bytes() > 0 ? 0 : item.bytes.capacity();  // fetched bytes have their own hold
+    std::vector<uint8_t>().swap(item.bytes);
+    std::string().swap(item.text);
+    item.fetched.release();
+    const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + prepared[i].bytes();
+    if (auto st = memory.resize(now, "the request's prepared inputs"); !st.ok()) return fail(api_error(st.error(), param));
+  }
+  // Room for the response (JSON numbers take up to 16 bytes), taken now: sending it must not fail.
+  const size_t response = prepared.size() * static_cast<size_t>(model.dim()) * 16 + 256;
+  if (auto st = memory.add(response, "the response"); !st.ok()) return fail(api_error(st.error()));
+  prepare_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+  std::lock_guard<std::mutex> lock(mu);
+  if (answered) return;
+  job = std::make_shared<Job>(prepared.size(), [self = shared_from_this()] { self->server.prepare_pool().post([self] { self->respond(); }); });
+  queued_at = Clock::now();
+  const bool queued = server.batcher().submit(served->name, job, std::move(prepared));
+  coming.reset();  // delivered
+  if (!queued) {
+    job.reset();
+    server.prepare_pool().post([self = shared_from_this()] { self->fail({503, "the queue is full; retry shortly", "server_overloaded", ""}); });
+  }
+}
+
+void EmbedCall::respond() {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    job = this->job;  // kept while the response is built, whatever a timeout does meanwhile
+  }
+  if (answered || !job) return;
+  wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
+  if (!job->error.empty()) return fail({500, job->error, "server_error", ""});
+  const int dim = served->model->dim();
+  ServerResponse r;
+  if (api == Api::kOllama && request.header("accept").find("application/octet-stream") != std::string::npos) {
+    std::string bin(16, '\0');
+    const uint64_t count = job->vectors.size(), d = static_cast<uint64_t>(dim);
+    std::memcpy(bin.data(), &count, 8);  // little-endian on every platform this builds on
+    std::memcpy(bin.data() + 8, &d, 8);
+    for (const auto& v : job->vectors) bin.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    r.content_type = "application/octet-stream";
+    r.body = std::move(bin);
+    answer(std::move(r));
+    return;
+  }
+  std::string out;
+  if (api == Api::kOllama) {
+    out = "{\"model\":" + json(served->name).dump() + ",\"embeddings\":[";
+    for (size_t i = 0; i < job->vectors.size(); ++i) {
+      if (i) out += ',';
+      append_floats(out, job->vectors[i]);
+    }
+    out += "]}";
+  } else {
+    out = "{\"object\":\"list\",\"data\":[";
+    for (size_t i = 0; i < job->vectors.size(); ++i) {
+      out += (i ? "," : "") + std::string("{\"object\":\"embedding\",\"index\":") + std::to_string(i) + ",\"embedding\":";
+      if (parsed.base64) out += "\"" + base64_encode(job->vectors[i].data(), job->vectors[i].size() * 4) + "\"";
+      else append_floats(out, job->vectors[i]);
+      out += '}';
+    }
+    out += "],\"model\":" + json(served->name).dump() + ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) +
+           ",\"total_tokens\":" + std::to_string(tokens) + "}}";
+  }
+  r.body = std::move(out);
+  answer(std::move(r));
+}
 
 }  // namespace
 
@@ -371,6 +532,7 @@ sigset_t block_shutdown_signals() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);  // wakes the signal thread when the server stops on its own
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
 }

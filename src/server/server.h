@@ -1,17 +1,18 @@
-// clipclap serve: the HTTP server (cpp-httplib) in front of the batcher.
+// clipclap serve: the HTTP routes (server/http_server.h underneath) in front of the batcher.
 //   POST /api/embed        the Go server's shape: {"model", "input"} -> {"model", "embeddings"}
 //                          (Accept: application/octet-stream -> uint64 count, uint64 dim, float32 LE)
 //   POST /v1/embeddings    OpenAI-compatible (encoding_format float|base64, dimensions, usage)
 //   GET  /v1/models, /api/models, /healthz, /readyz, /metrics (Prometheus)
-// Each request is parsed, its media decoded and preprocessed on its own thread, its items
-// queued for batching, and answered when its vectors are back, its deadline passes (504) or
-// its client leaves (its queue places are freed). SIGTERM/SIGINT: stop accepting, finish the
-// requests in flight, exit 0.
+// A request's body is parsed, its media fetched (if it names URLs, on the fetch threads) and
+// decoded and preprocessed on the preparation threads, its items queued for batching, and it
+// is answered when its vectors are back, its deadline passes (504) or its client leaves (its
+// queued items are dropped). Everything a request holds is counted in one memory budget
+// (--max-inflight-mb): what does not fit is refused with 503, never allocated.
+// SIGTERM/SIGINT: stop accepting, finish the requests in flight, exit 0.
 #pragma once
 
 #include <signal.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "model/embedder.h"
 #include "server/api.h"
 #include "server/batcher.h"
+#include "server/http_server.h"
 #include "server/prepare.h"
 
 namespace cc {
@@ -26,13 +28,17 @@ namespace cc {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (printed)
-  std::string api_key;  // empty: no authentication
+  std::string api_key;      // empty: no authentication
+  std::string metrics_key;  // empty: /metrics is open (the API key is accepted there too)
   BatcherOptions batching;
   ParseLimits parse;
   PrepareLimits prepare;
-  size_t max_body_bytes = 64u << 20;
+  HttpLimits http;
+  size_t max_inflight_bytes = 192u << 20;
   int timeout_s = 60;
-  int http_threads = 64;  // connections served at once (each waits for its batch)
+  int http_threads = 1;   // I/O threads: connections are events, not threads
+  int fetch_threads = 8;  // URLs fetched at once
+  size_t max_fetches = 64;  // URLs being fetched or waiting to be; more get 503
 };
 
 struct ServedModel {

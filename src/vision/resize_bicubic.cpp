@@ -56,7 +56,7 @@ BicubicWindowResizer::Taps BicubicWindowResizer::compute_taps(int in_size, int o
 }
 
 BicubicWindowResizer::BicubicWindowResizer(int in_w, int in_h, int out_w, int out_h, int x0, int y0, int w, int h)
-    : in_w_(in_w), out_w_(out_w), w_(w), h_(h), x0_(x0), horizontal_(out_w != in_w), vertical_(out_h != in_h) {
+    : w_(w), h_(h), x0_(x0), horizontal_(out_w != in_w), vertical_(out_h != in_h) {
   if (horizontal_) tx_ = compute_taps(in_w, out_w, x0, w);
   if (vertical_) ty_ = compute_taps(in_h, out_h, y0, h);
   row_lo_ = vertical_ ? ty_.first[0] : y0;

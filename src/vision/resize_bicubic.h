@@ -33,7 +33,7 @@ class BicubicWindowResizer {
   };
   static Taps compute_taps(int in_size, int out_size, int from, int n);
 
-  int in_w_, out_w_, w_, h_, x0_;
+  int w_, h_, x0_;
   bool horizontal_, vertical_;
   Taps tx_, ty_;
   int row_lo_, row_hi_;  // source rows the vertical pass reads
