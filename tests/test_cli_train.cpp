@@ -147,6 +147,47 @@ TEST_F(TrainData, SecondRunReadsTheVectorCache) {
             read_file((dir_ / "second/projection.safetensors").string()).value());
 }
 
+// Every command that reads weights, on packed copies of the fixtures (used on every machine in
+// the tests): train-projection and assemble read CLAP's projection weights through a packed
+// layer, which has no [out, in] copy (they crashed there); eval and bench run the towers.
+TEST_F(TrainData, EveryCommandRunsOnPackedModels) {
+  const test::PackedEverywhere packed;
+  const std::string clip = test::fixture_model("clip-tiny-a+packed"), clap = test::fixture_model("clap-tiny-a+packed");
+  const std::string models = "--clip " + clip + " --clap " + clap + " ";
+  {  // 8 of the clips and 16 captions: enough for every step
+    std::ifstream all_pairs(dir_ / "pairs.csv"), all_captions(dir_ / "captions.txt");
+    std::ofstream pairs(dir_ / "few_pairs.csv"), captions(dir_ / "few_captions.txt");
+    std::string line;
+    for (int i = 0; i < 9 && std::getline(all_pairs, line); ++i) pairs << line << "\n";
+    for (int i = 0; i < 16 && std::getline(all_captions, line); ++i) captions << line << "\n";
+  }
+  const auto trained = run(models + "--cache '' --epochs 2 --batch 4 --val-fraction 0.25 --mode both --captions " +
+                           (dir_ / "few_captions.txt").string() + " --pairs " + (dir_ / "few_pairs.csv").string() + " --out " +
+                           (dir_ / "packed").string());
+  ASSERT_EQ(trained.code, 0) << trained.out;
+  // The ONNX export holds CLAP's projection weights as the checkpoint has them, packed or not.
+  auto onnx = read_file((dir_ / "packed/audio_projection.onnx").string());
+  ASSERT_TRUE(onnx.ok());
+  EXPECT_GT(onnx->size(), 16u * 16 * 4);
+
+  const auto eval = test::run_clipclap("eval " + models + "--projection " + (dir_ / "packed").string() + " --pairs " +
+                                           (dir_ / "few_pairs.csv").string() + " --json",
+                                       true);
+  EXPECT_EQ(eval.code, 0) << eval.out;
+  const auto assembled = test::run_clipclap(
+      "assemble " + models + "--projection " + (dir_ / "packed").string() + " --out " + (dir_ / "bundle").string(), true);
+  ASSERT_EQ(assembled.code, 0) << assembled.out;
+  const auto a = test::run_clipclap("embed --model " + (dir_ / "bundle").string() + " --audio " + test::fixture("audio/tone_48k_pcm16.wav") +
+                                        " --text rain",
+                                    true);
+  EXPECT_EQ(a.code, 0) << a.out;
+  for (const std::string& args : {"--model " + clip + " --modality image", "--model " + clap}) {
+    const auto bench = test::run_clipclap("bench " + args + " --batch 1 --iters 2 --warmup 0 --json", false);
+    ASSERT_EQ(bench.code, 0) << args;
+    EXPECT_GT(nlohmann::json::parse(bench.out)["packed_weight_mib"].get<double>(), 0) << bench.out;
+  }
+}
+
 TEST_F(TrainData, BadInputsNameTheFileAndWriteNothing) {
   const std::string out = (dir_ / "never").string();
   auto expect_fail = [&](const std::string& args, const std::string& needle, int code = 1) {

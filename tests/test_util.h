@@ -22,6 +22,13 @@ namespace cc::test {
 
 inline std::string fixture(const std::string& rel) { return std::string(CLIPCLAP_FIXTURES) + "/" + rel; }
 
+// While alive, the binaries a test starts use packed weights even where oneDNN prefers another
+// layout (where they are ~10x slower: for tests of the packed path's logic, on small inputs).
+struct PackedEverywhere {
+  PackedEverywhere() { setenv("CLIPCLAP_PACKED", "always", 1); }
+  ~PackedEverywhere() { unsetenv("CLIPCLAP_PACKED"); }
+};
+
 // Removes `dir` (a test's scratch directory) when the test process ends.
 inline void remove_at_exit(const std::filesystem::path& dir) {
   static struct Dirs {

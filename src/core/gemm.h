@@ -32,7 +32,10 @@ Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, in
 constexpr const char* kPackedLayout = "BA16a64b";
 std::vector<int64_t> packed_shape(int in, int out);  // {⌈out/64⌉, ⌈in/16⌉, 16, 64}
 std::vector<float> pack_weight(const float* weight, int in, int out);
-// Whether this machine's oneDNN prefers kPackedLayout (it does not, e.g., without AVX-512).
+// A layer's weight in PyTorch's [out, in] layout, however it is held (unpacked if packed).
+std::vector<float> plain_weight(const Linear& l);
+// Whether this machine's oneDNN prefers kPackedLayout (it does not, e.g., without AVX-512),
+// or CLIPCLAP_PACKED=always asks for packed weights regardless.
 bool gemm_prefers_packed_layout();
 
 // y[rows, out] = x[rows, in] · Wᵀ + b

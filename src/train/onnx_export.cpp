@@ -18,7 +18,8 @@ void add_tensor(ox::GraphProto* g, const std::string& name, std::vector<int64_t>
 }
 
 void add_linear(ox::GraphProto* g, const std::string& name, const Linear& l) {
-  add_tensor(g, name + ".weight", {l.out, l.in}, l.weight, static_cast<size_t>(l.out) * l.in);
+  const std::vector<float> w = plain_weight(l);  // a packed model keeps no [out, in] copy
+  add_tensor(g, name + ".weight", {l.out, l.in}, w.data(), w.size());
   if (l.bias) add_tensor(g, name + ".bias", {l.out}, l.bias, l.out);
 }
 
