@@ -1,6 +1,7 @@
 // The clipclap bundle: it embeds exactly as the separate CLIP + CLAP + projection do,
 // assembling is repeatable and all-or-nothing, and discovery tells the kinds apart by their
 // weights, reporting broken directories without stopping at them.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -143,6 +144,38 @@ TEST_F(Scratch, AFailedAssembleLeavesNothing) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--overwrite"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::is_empty(out));
+}
+
+TEST_F(Scratch, LeftoversOfKilledRunsAreRemovedByTheNext) {
+  // What SIGKILL leaves behind mid-assemble or mid-pack: "<out>.tmp-<pid>" of processes now dead.
+  const pid_t dead = [] {
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    return child;
+  }();
+  const std::string out = path("bundle");
+  const std::string stale_dir = out + ".tmp-" + std::to_string(dead), stale_projection = out + ".projection.tmp-" + std::to_string(dead);
+  const std::string live_dir = out + ".tmp-" + std::to_string(getpid());  // a run still going: kept
+  for (const auto& d : {stale_dir, stale_projection, live_dir}) {
+    fs::create_directories(d);
+    std::ofstream(d + "/model.safetensors") << "partial";
+  }
+  auto r = test::run_clipclap("assemble --clip " + kClip + " --clap " + kClap + " --projection " + kProjection + " --out " + out, true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(stale_dir));
+  EXPECT_FALSE(fs::exists(stale_projection));
+  EXPECT_TRUE(fs::exists(live_dir));
+  fs::remove_all(live_dir);
+
+  const std::string model = path("packed");
+  fs::create_directories(model);
+  for (const auto& e : fs::directory_iterator(kClip)) fs::create_symlink(fs::canonical(e.path()), model + "/" + e.path().filename().string());
+  const std::string stale_file = model + "/model.packed.safetensors.tmp-" + std::to_string(dead);
+  std::ofstream(stale_file) << "partial";
+  r = test::run_clipclap("pack --model " + model, true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(stale_file));
 }
 
 TEST(Discovery, FixturesListEveryKindWithItsCapabilities) {

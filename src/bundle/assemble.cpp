@@ -152,7 +152,7 @@ Status assemble_bundle(const AssembleOptions& o, const std::string& out) {
   }
   CC_TRY(nlohmann::json config, bundle_config(o.clip_dir, o.clap_dir, w));
 
-  const std::string tmp = out + ".tmp-" + std::to_string(getpid());
+  const std::string tmp = temporary_beside(out);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return error("cannot create " + tmp + ": " + ec.message());

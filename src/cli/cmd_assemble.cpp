@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "core/file.h"
 
 namespace cc {
 
@@ -75,7 +76,7 @@ int cmd_assemble(int argc, char** argv) {
   std::string projection = args->get("projection");
   std::string trained_dir;
   if (projection.empty()) {
-    trained_dir = out + ".projection-" + std::to_string(getpid());
+    trained_dir = temporary_beside(out + ".projection");
     std::fprintf(stderr, "no --projection: training one now from --captions (text bridge: CLAP text -> CLIP text)\n");
     std::vector<std::string> train_args = {"--clip", clip.value(), "--clap", clap.value(), "--out", trained_dir,
                                            "--mode", "text-bridge", "--threads", args->get("threads", "0")};

@@ -1,6 +1,7 @@
 #include "core/file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace cc {
 
@@ -74,8 +76,25 @@ MappedFile::~MappedFile() {
   if (map_base_) munmap(map_base_, map_size_);
 }
 
+std::string temporary_beside(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const std::string prefix = p.filename().string() + ".";  // "<name>.tmp-<pid>", "<name>.projection.tmp-<pid>", ...
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(p.parent_path().empty() ? fs::path(".") : p.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t tag = name.rfind(".tmp-");
+    if (name.compare(0, prefix.size(), prefix) != 0 || tag == std::string::npos || tag + 1 < prefix.size()) continue;
+    const std::string digits = name.substr(tag + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);  // its writer is gone
+  }
+  return path + ".tmp-" + std::to_string(getpid());
+}
+
 Status write_file_atomic(const std::string& path, const std::function<bool(FILE*)>& write) {
-  std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  const std::string tmp = temporary_beside(path);
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return error(path + ": " + errno_text());
   bool ok = write(f);

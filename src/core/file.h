@@ -43,6 +43,11 @@ class MappedFile {
   std::string path_;
 };
 
+// A temporary beside `path` for this process: "<path>.tmp-<pid>". Any "<path>.tmp-<pid>" or
+// "<path>.<part>.tmp-<pid>" left there by processes that died before they could clean up
+// (killed mid-write) are removed first.
+std::string temporary_beside(const std::string& path);
+
 // Writes to "<path>.tmp-<pid>" then renames, so a failed command leaves no partial output.
 Status write_file_atomic(const std::string& path, const void* data, size_t size);
 // The same, streaming: `write` fills the temporary file and returns false on failure.
