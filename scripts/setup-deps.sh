@@ -5,14 +5,17 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  clang-14 libclang-rt-14-dev libomp-14-dev           # the sanitizer and fuzzing builds (ASan, UBSan, TSan, libFuzzer)
   libopenblas-dev libdnnl-dev                      # GEMM: oneDNN (OpenBLAS only for bench/gemm_backends, see README)
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
   libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
+  libvorbis-dev libogg-dev                         # Vorbis headers checked before libsndfile sees them
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
   libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
   libcurl4-openssl-dev                             # pull and push (Hugging Face hub over HTTPS)
-  libcpp-httplib-dev                               # serve, and the imitation hub in the tests
+  libboost1.81-dev                                 # serve's HTTP layer (Boost.Beast, Asio; header-only)
+  libcpp-httplib-dev                               # the tests' HTTP client and imitation hub
   wrk                                              # serve's load benchmark
   libgtest-dev                                     # tests
 )

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include <sndfile.h>
@@ -101,9 +102,12 @@ Result<size_t> AudioReader::read(double* out, size_t max) {
     for (int c = 0; c < ch; ++c) {
       const double v = block_[static_cast<size_t>(i) * ch + c];
       if (!std::isfinite(v)) return error("audio contains NaN or infinite samples");
-      if (std::fabs(v) > kMaxSampleMagnitude)
-        return error("audio sample " + std::to_string(frames_ + static_cast<size_t>(i)) + " is " + std::to_string(v) +
+      if (std::fabs(v) > kMaxSampleMagnitude) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%.3g", v);
+        return error("audio sample " + std::to_string(frames_ + static_cast<size_t>(i)) + " is " + value +
                      ", far outside full scale (+-1); samples beyond +-1e6 are refused");
+      }
       sum += v;
     }
     out[i] = ch == 1 ? sum : sum / ch;

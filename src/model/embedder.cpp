@@ -75,6 +75,12 @@ Result<std::vector<float>> Embedder::pixel_values(const uint8_t* data, size_t si
   return clip_->pixel_values(data, size, limits);
 }
 
+size_t Embedder::pixel_values_bytes() const {
+  if (!clip_) return 0;
+  const auto& c = clip_->vision_tower().config();
+  return static_cast<size_t>(c.channels) * c.image_size * c.image_size * sizeof(float);
+}
+
 Result<Embeddings> Embedder::embed_pixel_values(const std::vector<float>& pixels, int count) const {
   if (!info_.caps.image) return lacks("images");
   return clip_->embed_pixel_values(pixels, count);

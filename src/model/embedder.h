@@ -40,6 +40,7 @@ class Embedder {
   // Images: pixel_values of one encoded image (decoded row by row, CLIP preprocessing), then
   // the tower over several.
   Result<std::vector<float>> pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const;
+  size_t pixel_values_bytes() const;  // of one image's pixel_values (0 without images)
   Result<Embeddings> embed_pixel_values(const std::vector<float>& pixels, int count) const;
 
   // Audio: one encoded clip's features (decoded as a stream), then the tower (and W for a

@@ -50,7 +50,67 @@ std::string seconds_text(std::chrono::milliseconds d) {
 
 class Connection;
 
+ServerResponse budget_error(const Error& e) {
+  return e.kind == ErrorKind::kTooLarge ? error_response(413, e.message, "request_too_large") : error_response(503, e.message, "server_overloaded");
+}
+
+// The answer to a request line and headers Beast could not take.
+ServerResponse head_error(beast::error_code ec, const HttpLimits& l) {
+  if (ec == beast::error::timeout) return error_response(408, "the request line and headers did not arrive within " + seconds_text(l.header_timeout), "timeout_error");
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return error_response(431, "the request line and headers exceed " + std::to_string(l.max_header_bytes) + " bytes", "request_too_large");
+  if (ec == http::error::body_limit)
+    return error_response(413, "the body exceeds this server's limit of " + std::to_string(l.max_body_bytes) + " bytes", "request_too_large");
+  return error_response(400, "malformed HTTP request: " + ec.message(), "invalid_request_error");
+}
+
+// The server's own checks on a parsed request line and headers, filling `head`; an answer if
+// they fail.
+std::optional<ServerResponse> check_head(const http::request<http::string_body>& msg, const HttpLimits& l, ServerRequest* head) {
+  head->method = std::string(msg.method_string());
+  head->target = std::string(msg.target());
+  head->path = head->target.substr(0, head->target.find_first_of("?#"));
+  head->headers.clear();
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    head->headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  if (head->headers.size() > l.max_header_fields)
+    return error_response(431, "the request has " + std::to_string(head->headers.size()) + " header fields; at most " +
+                                   std::to_string(l.max_header_fields) + " are taken",
+                          "request_too_large");
+  for (const auto& [name, value] : head->headers)  // Beast refuses these too; a value is never cut at one
+    for (unsigned char c : value)
+      if ((c < 0x20 && c != '\t') || c == 0x7F) return error_response(400, "header " + name + " holds a control character", "invalid_request_error");
+  const std::string te = head->header("transfer-encoding");
+  if (!te.empty() && !beast::iequals(te, "chunked"))
+    return error_response(400, "Transfer-Encoding '" + te.substr(0, 64) + "' is not supported (only chunked)", "invalid_request_error");
+  const std::string ce = head->header("content-encoding");
+  if (!ce.empty() && !beast::iequals(ce, "identity"))
+    return error_response(415, "compressed request bodies are not accepted (Content-Encoding: " + ce.substr(0, 64) + "); send the body uncompressed",
+                          "unsupported_media_type");
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<ServerResponse> parse_request_head(std::string_view data, const HttpLimits& limits, ServerRequest* head) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  beast::error_code ec;
+  while (!data.empty() && !parser.is_header_done()) {
+    const size_t used = parser.put(net::buffer(data.data(), data.size()), ec);
+    if (ec == http::error::need_more) return error_response(400, "incomplete request line and headers", "invalid_request_error");
+    if (ec) return head_error(ec, limits);
+    data.remove_prefix(used);
+    if (used == 0) break;
+  }
+  if (!parser.is_header_done()) return error_response(400, "incomplete request line and headers", "invalid_request_error");
+  return check_head(parser.get(), limits, head);
+}
+
 
 struct HttpServer::Impl {
   Impl(const HttpLimits& l, HttpHandlers h, MemoryBudget* b)
@@ -153,44 +213,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void on_header(beast::error_code ec) {
-    const HttpLimits& l = s_.limits;
-    if (ec == beast::error::timeout) return refuse(408, "the request line and headers did not arrive within " + seconds_text(l.header_timeout), "timeout_error");
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-      return refuse(431, "the request line and headers exceed " + std::to_string(l.max_header_bytes) + " bytes", "request_too_large");
-    if (ec == http::error::body_limit) return refuse(413, "the body exceeds this server's limit of " + std::to_string(l.max_body_bytes) + " bytes", "request_too_large");
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) return close();
-    if (ec) return refuse(400, "malformed HTTP request: " + ec.message(), "invalid_request_error");
-
+    if (ec) return refuse(head_error(ec, s_.limits));
+    if (auto refused = check_head(parser_->get(), s_.limits, &head_)) return refuse(std::move(*refused));
     const auto& msg = parser_->get();
-    head_.method = std::string(msg.method_string());
-    head_.target = std::string(msg.target());
-    head_.path = head_.target.substr(0, head_.target.find_first_of("?#"));
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      head_.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    if (head_.headers.size() > l.max_header_fields)
-      return refuse(431, "the request has " + std::to_string(head_.headers.size()) + " header fields; at most " + std::to_string(l.max_header_fields) + " are taken",
-                    "request_too_large");
-    for (const auto& [name, value] : head_.headers)  // Beast refuses these too; a value is never cut at one
-      for (unsigned char c : value)
-        if ((c < 0x20 && c != '\t') || c == 0x7F) return refuse(400, "header " + name + " holds a control character", "invalid_request_error");
-    const std::string te = head_.header("transfer-encoding");
-    if (!te.empty() && !beast::iequals(te, "chunked"))
-      return refuse(400, "Transfer-Encoding '" + te.substr(0, 64) + "' is not supported (only chunked)", "invalid_request_error");
-    const std::string ce = head_.header("content-encoding");
-    if (!ce.empty() && !beast::iequals(ce, "identity"))
-      return refuse(415, "compressed request bodies are not accepted (Content-Encoding: " + ce.substr(0, 64) + "); send the body uncompressed",
-                    "unsupported_media_type");
-
+    const HttpLimits& l = s_.limits;
     const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
     if (auto early = s_.handlers.on_headers(head_)) return respond(std::move(*early), has_body);
     if (!has_body) return deliver();
     if (auto length = parser_->content_length()) {
       if (auto st = hold_.resize(static_cast<size_t>(*length), "a request body of " + std::to_string(*length) + " bytes"); !st.ok())
-        return refuse(st.error().kind == ErrorKind::kTooLarge ? 413 : 503, st.error().message,
-                      st.error().kind == ErrorKind::kTooLarge ? "request_too_large" : "server_overloaded");
+        return refuse(budget_error(st.error()));
     }
     if (beast::iequals(msg[http::field::expect], "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -212,15 +245,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_body(beast::error_code ec) {
     const HttpLimits& l = s_.limits;
-    if (ec == beast::error::timeout) return refuse(408, "no part of the body arrived for " + seconds_text(l.body_timeout), "timeout_error");
-    if (ec == http::error::body_limit) return refuse(413, "the body exceeds this server's limit of " + std::to_string(l.max_body_bytes) + " bytes", "request_too_large");
+    if (ec == beast::error::timeout) return refuse(error_response(408, "no part of the body arrived for " + seconds_text(l.body_timeout), "timeout_error"));
     if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof || ec == net::error::connection_reset) return close();
-    if (ec) return refuse(400, "malformed HTTP request body: " + ec.message(), "invalid_request_error");
+    if (ec) return refuse(head_error(ec, l));
     if (parser_->chunked()) {  // its size is known only as it arrives
       const size_t held = parser_->get().body().capacity();
       if (auto st = hold_.resize(held, "a chunked request body of " + std::to_string(held) + " bytes so far"); !st.ok())
-        return refuse(st.error().kind == ErrorKind::kTooLarge ? 413 : 503, st.error().message,
-                      st.error().kind == ErrorKind::kTooLarge ? "request_too_large" : "server_overloaded");
+        return refuse(budget_error(st.error()));
     }
     if (parser_->is_done()) return deliver();
     read_body();
@@ -229,14 +260,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void deliver();
   void watch();
 
-  // Answers now, the HTTP layer's own reason: logged and counted by the application.
-  void refuse(int status, const std::string& message, const std::string& type) {
-    ServerResponse r = error_response(status, message, type);
+  // Answers now, the HTTP layer's own reason: logged and counted by the application. A request
+  // whose line or headers broke the rules is not read further; one refused for its body
+  // (too large, over the budget) is, for a moment, so that its client gets to read why.
+  void refuse(ServerResponse r) {
     if (s_.handlers.on_refused) s_.handlers.on_refused(state_ == State::kIdle ? nullptr : &head_, r);
-    respond(std::move(r), true);
+    const bool malformed = r.status == 400 || r.status == 408 || r.status == 431;
+    respond(std::move(r), true, !malformed);
   }
 
-  void respond(ServerResponse r, bool close_after) {
+  void respond(ServerResponse r, bool close_after, bool linger_after = true) {
     state_ = State::kWriting;
     beast::error_code ignored;
     stream_.socket().cancel(ignored);  // the client-gone watch
@@ -251,9 +284,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->keep_alive(keep);
     res->prepare_payload();
     stream_.expires_after(s_.limits.write_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep, close_after](beast::error_code ec, size_t) {
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep, close_after, linger_after](beast::error_code ec, size_t) {
       if (ec) return self->close();
-      if (close_after) return self->linger();  // the request may not have been read to its end
+      if (close_after && linger_after) return self->linger();  // the request may not have been read to its end
+      if (close_after) return self->close();
       if (!keep) return self->close();
       self->next_request();
     });
@@ -280,7 +314,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
   static constexpr auto kLinger = std::chrono::seconds(2);
-  static constexpr size_t kLingerBytes = 64 << 20;
+  static constexpr size_t kLingerBytes = 16 << 20;
 
   void close() {
     if (state_ == State::kWaiting) state_ = State::kGone;

@@ -58,6 +58,11 @@ struct ServerResponse {
 // The JSON error body every answer of the server uses: {"error": {"message", "type", "param"}}.
 ServerResponse error_response(int status, const std::string& message, const std::string& type, const std::string& param = "");
 
+// A request line and headers in `data`, parsed and checked as the server does (limits, control
+// characters, Transfer- and Content-Encoding): the answer the server gives at once, or nothing
+// with `head` filled. For the fuzz target and tests; the server runs the same checks.
+std::optional<ServerResponse> parse_request_head(std::string_view data, const HttpLimits& limits, ServerRequest* head);
+
 // One request being answered, handed to the application with the request.
 class HttpExchange {
  public:

@@ -88,13 +88,20 @@ std::optional<ApiError> read_url(const json& url_field, Modality expected, const
   return bad_request(param + ": the URL must be a data: URI or http(s)", param);
 }
 
+// A text is held until it is tokenized: counted like media.
+std::optional<ApiError> count_text(const std::string& text, const std::string& param, MemoryBudget::Hold* memory) {
+  if (memory)
+    if (auto st = memory->add(text.size(), "the request's texts"); !st.ok()) return api_error(st.error(), param);
+  return std::nullopt;
+}
+
 std::optional<ApiError> read_part(const json& part, const std::string& param, const ParseLimits& limits, MemoryBudget::Hold* memory,
                                   InputItem* item) {
   if (part.is_string()) {
     item->modality = Modality::kText;
     item->text = part.get<std::string>();
     if (item->text.empty()) return bad_request(param + " is an empty string", param);
-    return std::nullopt;
+    return count_text(item->text, param, memory);
   }
   if (part.is_number()) return bad_request(param + ": token-id input is not supported; send text", param);
   if (part.is_array()) return bad_request(param + ": nested lists (token ids) are not supported; send text", param);
@@ -106,7 +113,7 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
     item->modality = Modality::kText;
     item->text = part["text"].get<std::string>();
     if (item->text.empty()) return bad_request(param + ".text is empty", param);
-    return std::nullopt;
+    return count_text(item->text, param, memory);
   }
   if (type == "image_url") {
     if (!part.contains("image_url")) return bad_request(param + ".image_url is missing", param);

@@ -421,6 +421,13 @@ void EmbedCall::prepare() {
   if (parsed.dimensions && *parsed.dimensions != model.dim())
     return fail(bad_request("dimensions must be " + std::to_string(model.dim()) + " for model '" + served->name + "' (its vectors are not truncated)",
                             "dimensions"));
+  // What its tensors and response will hold, taken now: a request that could never fit is
+  // refused (413) before any work, one that does not fit now is told to retry (503).
+  size_t images = 0;
+  for (const auto& it : parsed.items) images += it.modality == Modality::kImage;
+  const size_t ahead = images * model.pixel_values_bytes() + parsed.items.size() * (static_cast<size_t>(model.dim()) * 16 + 64) + 256;
+  if (auto st = memory.add(ahead, "the request's " + std::to_string(parsed.items.size()) + " tensors and response"); !st.ok())
+    return fail(api_error(st.error()));
   {
     std::vector<Modality> ms;
     for (const auto& it : parsed.items) ms.push_back(it.modality);
@@ -455,17 +462,15 @@ void EmbedCall::decode() {
     const std::string param = parsed.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
     if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &prepared[i])) return fail(*e);
     tokens += prepared[i].ids.size();
-    // The encoded file is not needed while the request waits; its tensor is.
-    const size_t encoded = item.fetched.bytes() > 0 ? 0 : item.bytes.capacity();  // fetched bytes have their own hold
+    // The encoded file is not needed while the request waits; its tensor is (an image's was
+    // taken ahead, an audio clip's is known only now).
+    const size_t encoded = (item.fetched.bytes() > 0 ? 0 : item.bytes.capacity()) + item.text.size();  // fetched bytes have their own hold
     std::vector<uint8_t>().swap(item.bytes);
     std::string().swap(item.text);
     item.fetched.release();
-    const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + prepared[i].bytes();
+    const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + (item.modality == Modality::kAudio ? prepared[i].bytes() : 0);
     if (auto st = memory.resize(now, "the request's prepared inputs"); !st.ok()) return fail(api_error(st.error(), param));
   }
-  // Room for the response (JSON numbers take up to 16 bytes), taken now: sending it must not fail.
-  const size_t response = prepared.size() * static_cast<size_t>(model.dim()) * 16 + 256;
-  if (auto st = memory.add(response, "the response"); !st.ok()) return fail(api_error(st.error()));
   prepare_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   std::lock_guard<std::mutex> lock(mu);

@@ -1,8 +1,10 @@
 // Runs LLVMFuzzerTestOneInput over seed files and seeded mutations of them (bit flips,
-// truncations, insertions, deletions, splices), for a number of seconds. Deterministic for a
-// given seed; a crash or sanitizer report fails the run.
-//   fuzz_request SECONDS SEED_FILE...
+// truncations, insertions, deletions, splices), for a number of seconds: the fuzz targets'
+// smoke run where libFuzzer is not available (gcc builds). Deterministic for a given seed; a
+// crash or sanitizer report fails the run.
+//   fuzz_<target> SECONDS SEED_FILE_OR_DIRECTORY...
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,15 +17,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: fuzz_request SECONDS SEED_FILE...\n");
+    std::fprintf(stderr, "usage: %s SECONDS SEED_FILE_OR_DIRECTORY...\n", argv[0]);
     return 2;
   }
   const double seconds = std::atof(argv[1]);
   std::vector<std::string> seeds;
-  for (int i = 2; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
+  auto add = [&](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
     seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  for (int i = 2; i < argc; ++i) {
+    if (std::filesystem::is_directory(argv[i])) {
+      for (const auto& e : std::filesystem::directory_iterator(argv[i]))
+        if (e.is_regular_file()) add(e.path());
+    } else {
+      add(argv[i]);
+    }
   }
+  if (seeds.empty()) seeds.emplace_back();
   std::mt19937_64 rng(12345);
   auto run = [](const std::string& s) { LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
   for (const auto& s : seeds) run(s);
@@ -54,6 +65,6 @@ int main(int argc, char** argv) {
     run(s);
     ++runs;
   }
-  std::printf("fuzz_request: %zu seeds, %ld mutated inputs in %.0f s, no crash\n", seeds.size(), runs, seconds);
+  std::printf("%s: %zu seeds, %ld mutated inputs in %.0f s, no crash\n", argv[0], seeds.size(), runs, seconds);
   return 0;
 }

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Builds the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/) from the fixtures: small
+files of every shape each surface takes, so that coverage-guided fuzzing starts from inputs that
+reach deep. Run with the venv's Python (Pillow, soundfile, numpy, safetensors):
+
+    scripts/make_fuzz_corpora.py
+
+Deterministic; every seed is a few KB, so the corpora stay small in git.
+"""
+import base64
+import io
+import json
+import random
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from PIL import Image
+from safetensors.numpy import save as save_safetensors
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+OUT = ROOT / "tests" / "fuzz" / "corpus"
+
+
+def seeds(target: str, files: dict):
+    d = OUT / target
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    for name, data in files.items():
+        (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def picture(w: int, h: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), rng.integers(0, 255, (h, w))], -1).astype(np.uint8)
+    return Image.fromarray(rgb).convert(mode)
+
+
+def encoded(im: Image.Image, fmt: str, **kw) -> bytes:
+    b = io.BytesIO()
+    im.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+def sound(fmt: str, subtype: str, rate: int, channels: int = 1, seconds: float = 0.05) -> bytes:
+    n = int(rate * seconds)
+    t = np.arange(n) / rate
+    x = np.stack([0.4 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)], -1)
+    b = io.BytesIO()
+    soundfile.write(b, x, rate, format=fmt, subtype=subtype)
+    return b.getvalue()
+
+
+def ogg_page(packet: bytes, first: bool, sequence: int) -> bytes:
+    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+    page = b"OggS\x00" + bytes([2 if first else 0]) + bytes(8) + struct.pack("<II", 1, sequence) + bytes(4) + bytes([len(lacing)]) + lacing + packet
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+    return page[:22] + struct.pack("<I", crc) + page[26:]
+
+
+def data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def main():
+    png = encoded(picture(3, 2), "PNG")
+    wav = sound("WAV", "PCM_16", 8000, seconds=0.01)
+
+    # Images, per decoder.
+    seeds("fuzz_jpeg", {
+        "gray.jpg": encoded(picture(16, 8, "L"), "JPEG", quality=80),
+        "420.jpg": encoded(picture(24, 16), "JPEG", quality=70, subsampling=2),
+        "444.jpg": encoded(picture(17, 9), "JPEG", quality=90, subsampling=0),
+        "progressive.jpg": encoded(picture(20, 12), "JPEG", progressive=True),
+        "cmyk.jpg": encoded(picture(8, 8, "CMYK"), "JPEG"),
+        "restart.jpg": encoded(picture(32, 16), "JPEG", restart_marker_blocks=1),
+    })
+    seeds("fuzz_png", {
+        "rgb.png": png,
+        "rgba.png": encoded(picture(4, 3, "RGBA"), "PNG"),
+        "la.png": encoded(picture(5, 2, "LA"), "PNG"),
+        "palette.png": encoded(picture(6, 4, "P"), "PNG", transparency=0),
+        "bilevel.png": encoded(picture(9, 3, "1"), "PNG"),
+        "gray16.png": (FIXTURES / "images" / "gray2bit.png").read_bytes(),
+        "odd.png": (FIXTURES / "images" / "odd_7x5.png").read_bytes(),
+        "tiny.png": (FIXTURES / "images" / "tiny_1x1.png").read_bytes(),
+    })
+    seeds("fuzz_gif", {
+        "still.gif": encoded(picture(6, 5, "P"), "GIF"),
+        "interlaced.gif": encoded(picture(12, 9, "P"), "GIF", interlace=True),
+        "transparent.gif": encoded(picture(4, 4, "P"), "GIF", transparency=2),
+        "anim.gif": encoded(picture(5, 5, "P"), "GIF", save_all=True, append_images=[picture(5, 5, "P", 1)], duration=10),
+    })
+    seeds("fuzz_webp", {
+        "lossy.webp": encoded(picture(8, 6), "WEBP", quality=50),
+        "lossless.webp": encoded(picture(7, 5), "WEBP", lossless=True),
+        "alpha.webp": encoded(picture(6, 6, "RGBA"), "WEBP", quality=60),
+        "anim.webp": encoded(picture(5, 4), "WEBP", save_all=True, append_images=[picture(5, 4, "RGB", 1)], duration=10),
+    })
+    seeds("fuzz_bmp", {
+        "rgb24.bmp": encoded(picture(5, 3), "BMP"),
+        "palette8.bmp": encoded(picture(6, 4, "P"), "BMP"),
+        "gray.bmp": encoded(picture(3, 3, "L"), "BMP"),
+        "bilevel.bmp": (FIXTURES / "images" / "bilevel.bmp").read_bytes(),
+        "rgba32.bmp": encoded(picture(4, 2, "RGBA"), "BMP"),
+    })
+
+    # Audio: every container and sample format libsndfile reads, a few milliseconds each, and
+    # Ogg pages whose Vorbis headers fail to open.
+    vorbis_id = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 1, 44100, 0, 0, 0, 0xB8, 1)
+    seeds("fuzz_audio", {
+        "u8.wav": sound("WAV", "PCM_U8", 8000, seconds=0.02),
+        "pcm16.wav": wav,
+        "pcm24_stereo.wav": sound("WAV", "PCM_24", 11025, 2, 0.02),
+        "float.wav": sound("WAV", "FLOAT", 16000, seconds=0.02),
+        "double.wav": sound("WAV", "DOUBLE", 22050, seconds=0.01),
+        "extensible.wav": sound("WAVEX", "PCM_32", 8000, 3, 0.01),
+        "tone.flac": sound("FLAC", "PCM_16", 16000, seconds=0.05),
+        "vorbis.ogg": sound("OGG", "VORBIS", 16000, seconds=0.05),
+        "opus.ogg": sound("OGG", "OPUS", 48000, seconds=0.05),
+        "tone.mp3": sound("MP3", "MPEG_LAYER_III", 16000, seconds=0.1),
+        "bad_version.ogg": ogg_page(vorbis_id[:7] + b"\x01" + vorbis_id[8:], True, 0),
+        "id_only.ogg": ogg_page(vorbis_id, True, 0),
+    })
+
+    # Request bodies: every content part, both APIs' fields, and the wrong shapes.
+    requests = {p.name: p.read_bytes() for p in sorted((FIXTURES / "requests").glob("*.json"))}
+    parts = [
+        "rain", {"type": "text", "text": "a dog"},
+        {"type": "image_url", "image_url": {"url": data_uri("image/png", png)}},
+        {"type": "image_url", "image_url": data_uri("image/png", png)},
+        {"type": "audio_url", "audio_url": {"url": data_uri("audio/wav", wav)}},
+        {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode(), "format": "wav"}},
+        {"type": "media", "data": base64.b64encode(png).decode(), "mime_type": "image/png"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+    ]
+    requests.update({
+        "parts.json": json.dumps({"model": "m", "input": parts}),
+        "openai.json": json.dumps({"model": "m", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 16, "user": {"x": [1]}}),
+        "single_part.json": json.dumps({"input": parts[2], "truncate": False}),
+        "token_ids.json": json.dumps({"input": [[1, 2, 3], 4]}),
+        "duplicate.json": '{"input": "a", "input": ["b", "c"], "model": "m", "model": "n"}',
+        "nested.json": json.dumps({"input": "a", "extra": [[[[{"a": [1, 2, {"b": None}]}]]]]}),
+        "escapes.json": '{"input": ["\\u0000\\ud83c\\udf89", "\\n\\t"], "model": "\\u00e9"}',
+    })
+    seeds("fuzz_request", requests)
+
+    # HTTP request heads.
+    body = json.dumps({"input": "rain"})
+    seeds("fuzz_http", {
+        "get.txt": "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "post.txt": f"POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}",
+        "chunked.txt": "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "continue.txt": "POST /api/embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+        "gzip.txt": "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n",
+        "te_gzip.txt": "POST /api/embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "fold.txt": "GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\nAuthorization: Bearer k\r\n\r\n",
+        "http10.txt": "GET /v1/models?x=1#f HTTP/1.0\r\n\r\n",
+        "many.txt": "GET / HTTP/1.1\r\n" + "".join(f"X-{i}: {i}\r\n" for i in range(40)) + "\r\n",
+        "range.txt": "POST /api/embed HTTP/1.1\r\nRange: bytes=0-,0-,0-\r\nContent-Length: 0\r\n\r\n",
+    })
+
+    # safetensors files: dtypes, shapes, metadata.
+    rng = np.random.default_rng(3)
+    seeds("fuzz_safetensors", {
+        "f32.safetensors": save_safetensors({"a.weight": rng.standard_normal((3, 4)).astype(np.float32), "a.bias": np.zeros(3, np.float32)}),
+        "f16.safetensors": save_safetensors({"x": rng.standard_normal((2, 2, 2)).astype(np.float16)}, metadata={"format": "pt"}),
+        "i64.safetensors": save_safetensors({"ids": np.arange(5, dtype=np.int64), "s": np.array(1.5, np.float32)}),
+        "empty.safetensors": save_safetensors({"e": np.zeros((0, 3), np.float32)}),
+    })
+
+    # Configs of every kind the loaders read, and small tokenizers of both structures.
+    configs = {}
+    for m in sorted((FIXTURES / "models").iterdir()):
+        for f in ("config.json", "preprocessor_config.json", "clip_config.json"):
+            if (m / f).exists():
+                configs[f"{m.name}_{f}"] = (m / f).read_bytes()
+    for name in ("clip-tokenizer", "clap-tokenizer"):
+        t = json.loads((FIXTURES / name / "tokenizer.json").read_text())
+        keep = list(t["model"]["vocab"].items())[:300]
+        t["model"]["vocab"] = dict(keep)
+        t["model"]["merges"] = t["model"]["merges"][:40]
+        configs[f"{name}.json"] = json.dumps(t, ensure_ascii=False)
+    seeds("fuzz_config", configs)
+
+    # Texts for both tokenizers: the hard fixture strings and their long relatives.
+    cases = json.loads((FIXTURES / "reference" / "clip_tokenizer.json").read_text())
+    rnd = random.Random(5)
+    texts = {f"t{i:03d}.txt": c["text"] for i, c in enumerate(rnd.sample(cases, 80))}
+    texts.update({"long_words.txt": "supercalifragilistic" * 50 + " word " * 20, "spaces.txt": " \t\n\u3000" * 50 + "a",
+                  "specials.txt": "<|startoftext|>a <mask> b<|endoftext|>  <mask>c"})
+    seeds("fuzz_clip_tokenizer", texts)
+    seeds("fuzz_roberta_tokenizer", texts)
+
+    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
+    print(f"fuzz corpora: {sum(1 for p in OUT.rglob('*') if p.is_file())} seeds, {total / 1024:.0f} KB")
+
+
+if __name__ == "__main__":
+    main()
