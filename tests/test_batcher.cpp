@@ -1,7 +1,9 @@
 // The batcher's waiting rule, without HTTP: a lane with room waits for its items being
 // prepared, and for requests not yet parsed while they keep moving; it stops once they are
 // queued or gone.
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <memory>
 #include <regex>
@@ -113,6 +115,56 @@ TEST_F(BatcherWaits, NoLongerOnceTheRequestBeingPreparedFails) {
   EXPECT_TRUE(job.done_within(10s));
   EXPECT_LT(Clock::now() - failed_at, 5s);
   EXPECT_EQ(batch_totals(metrics_), std::make_pair(1.0, 1.0));
+}
+
+TEST_F(BatcherWaits, AFailedItemFailsItsRequestOnceAndDropsItsOtherLanes) {
+  // One request, an image (whose tower call fails: wrong size) and a text in two lanes. The text
+  // lane is held by an announced text; the image lane runs, fails the job, and the text is then
+  // dropped, never run: the job finishes once and its counter is not decremented past zero.
+  auto arriving = std::make_unique<Batcher::Announcement>(batcher_.get());
+  arriving->items("m", {Modality::kText});
+  std::vector<Prepared> items(2);
+  items[0].modality = Modality::kImage;
+  items[0].pixels.assign(7, 0.0f);
+  items[1].modality = Modality::kText;
+  items[1].ids = model_->tokenize("a dog").value();
+  std::atomic<int> done{0};
+  auto job = std::make_shared<Job>(2, [&] { ++done; });
+  ASSERT_TRUE(batcher_->submit("m", job, std::move(items)));
+  const auto until = Clock::now() + 10s;
+  while (done == 0 && Clock::now() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(done, 1);
+  EXPECT_NE(job->error.find("pixel_values"), std::string::npos) << job->error;
+  EXPECT_TRUE(job->cancelled());
+  arriving.reset();  // the text lane may run now: the failed job's text is dropped
+  auto later = submit_text("a cat");
+  EXPECT_TRUE(later.done_within(10s));
+  EXPECT_EQ(done, 1);
+  const std::string text = metrics_.render();
+  EXPECT_EQ(text.find("clipclap_items_embedded_total{model=\"m\",modality=\"text\"} 2"), std::string::npos) << text;
+}
+
+TEST(JobTest, FillsAfterAFailureAreIgnoredAndNonFiniteVectorsFail) {
+  int done = 0;
+  Job job(3, [&] { ++done; });
+  const float v[2] = {1, 0}, nan[2] = {NAN, 0};
+  job.fill(0, v, 2);
+  job.fail("boom");
+  job.fill(1, v, 2);
+  job.fill(2, v, 2);
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(job.error, "boom");
+  Job poisoned(2, [&] { ++done; });
+  poisoned.fill(0, nan, 2);
+  EXPECT_EQ(done, 2);
+  EXPECT_NE(poisoned.error.find("non-finite"), std::string::npos);
+  poisoned.fill(1, v, 2);
+  EXPECT_EQ(done, 2);
+}
+
+TEST(ResultDeathTest, ValueOfAnErrorAbortsWithItsMessage) {
+  Result<int> r = error("the thing that went wrong");
+  EXPECT_DEATH((void)r.value(), "the value of a failed result was used; the error was: the thing that went wrong");
 }
 
 TEST_F(BatcherWaits, OnlyMaxWaitWhenNothingIsComing) {

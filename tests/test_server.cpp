@@ -463,8 +463,10 @@ TEST(Soak, ThirtyTwoClientsForTwentySeconds) {  // run alone (ctest RUN_SERIAL):
               warm_s, ok_during, ok.load(), bad.load(), before, after, change, peak,
               s.threads());
   EXPECT_EQ(bad.load(), 0);
-  EXPECT_GT(ok_during, 100);
-  EXPECT_LE(std::abs(after - before), before / 10);
+  EXPECT_GT(ok_during, 100 / test::kSlowdown);
+  // Under a sanitizer, freed memory waits in its quarantine (256 MB under ASan) and RSS is the
+  // sanitizer's, not the server's: the memory check is the optimised build's.
+  if (test::kSlowdown == 1) EXPECT_LE(std::abs(after - before), before / 10);
   EXPECT_EQ(s.terminate(), 0);
 }
 

@@ -50,7 +50,7 @@ TEST(ClipTokenizer, LongTextsEqualHuggingFaceTokenizingOnlyTheStart) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     ASSERT_TRUE(cut.ok()) << c["parts"].dump().substr(0, 80);
     EXPECT_EQ(cut.value(), c["clip"].get<std::vector<int32_t>>()) << c["parts"].dump().substr(0, 80);
-    EXPECT_LT(ms, 500) << c["parts"].dump().substr(0, 80);
+    EXPECT_LT(ms, 500 * test::kSlowdown) << c["parts"].dump().substr(0, 80);
     if (c.contains("clip_full")) {  // tokenized a piece at a time all the way: the same as at once
       auto full = tokenizer().encode(text, 1 << 30);
       ASSERT_TRUE(full.ok());
@@ -66,7 +66,7 @@ TEST(ClipTokenizer, LongTextsEqualHuggingFaceTokenizingOnlyTheStart) {
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(ids->size(), 77u);
   std::printf("10 MB text: %zu ids in %.1f ms\n", ids->size(), ms);
-  EXPECT_LT(ms, 1000);
+  EXPECT_LT(ms, 1000 * test::kSlowdown);
   huge += "\xff";
   EXPECT_FALSE(tokenizer().encode(huge, 77).ok());  // invalid UTF-8 at its very end is still an error
 }

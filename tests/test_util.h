@@ -146,6 +146,19 @@ inline std::string long_text(const nlohmann::json& c) {
   return t;
 }
 
+// How much slower the sanitizer builds run: time limits in tests are the optimised build's times this.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kSlowdown = 10;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr double kSlowdown = 10;
+#else
+constexpr double kSlowdown = 1;
+#endif
+#else
+constexpr double kSlowdown = 1;
+#endif
+
 // The parity bar for every embedding we produce against transformers.
 constexpr double kMinCosine = 0.99999;
 constexpr double kMaxAbsDiff = 1e-4;

@@ -9,7 +9,9 @@ PieceLimits piece_limits(size_t tokens, size_t max_token_bytes) {
   if (tokens == SIZE_MAX || max_token_bytes == 0 || tokens > (SIZE_MAX / 64) / max_token_bytes) return l;
   l.word_cap = std::max<size_t>(1024, 2 * tokens * max_token_bytes);
   l.piece_bytes = 1024;
-  l.piece_max = 16 * l.word_cap;
+  // Cut there, the pre-tokens wholly inside hold at least 3 word caps: more tokens than wanted
+  // (each is at most max_token_bytes), whatever the cut does to the last one.
+  l.piece_max = 4 * l.word_cap;
   return l;
 }
 

@@ -3,7 +3,7 @@
 // white space and a word, in general), each piece is tokenized on its own, and the loop stops
 // once enough tokens are in: a 10 MB text costs what its first 78 tokens cost.
 //
-// A run of 16 word caps without any such place (no white space) is cut anyway: it holds more
+// A run of 4 word caps without any such place (no white space) is cut anyway: it holds more
 // tokens than wanted, since no token is longer than the vocabulary's longest. Likewise a single
 // pre-token (word) longer than the word cap is encoded from its first word-cap bytes: BPE
 // merges reach only a few tokens across, and the cap is twice the bytes the tokens wanted can
