@@ -466,7 +466,9 @@ TEST(Soak, ThirtyTwoClientsForTwentySeconds) {  // run alone (ctest RUN_SERIAL):
   EXPECT_GT(ok_during, 100 / test::kSlowdown);
   // Under a sanitizer, freed memory waits in its quarantine (256 MB under ASan) and RSS is the
   // sanitizer's, not the server's: the memory check is the optimised build's.
-  if (test::kSlowdown == 1) EXPECT_LE(std::abs(after - before), before / 10);
+  if (test::kSlowdown == 1) {
+    EXPECT_LE(std::abs(after - before), before / 10);
+  }
   EXPECT_EQ(s.terminate(), 0);
 }
 
