@@ -338,8 +338,13 @@ def _(binary, check):
         ok = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{origin.port}/x"}}]})
         check(ok[0] == 200 and origin.hits == 1, f"an allowed origin is fetched: {ok[0]}")
         r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{redirect.port}/r"}}]})
-        check(r[0] == 400 and origin.hits == 1 and b"HF_ENDPOINT" not in r[2] and b"302" in r[2],
-              f"a redirect is not followed, and the error speaks of the URL: {r[0]} {r[2][:160]!r}")
+        check(r[0] == 400 and origin.hits == 1 and b"302" in r[2], f"a redirect is not followed: {r[0]} {r[2][:160]!r}")
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            gone = closed.getsockname()[1]  # a port nobody listens on
+        r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{gone}/x"}}]})
+        check(r[0] == 400 and b"HF_ENDPOINT" not in r[2] and f"127.0.0.1:{gone}".encode() in r[2],
+              f"a failed fetch's error speaks of the URL, not of the hub: {r[2][:160]!r}")
     finally:
         s.stop()
     host = socket.gethostname()
@@ -576,7 +581,9 @@ def _(binary, check):
         statuses = [r[0] if isinstance(r, tuple) else 0 for r in results]
         check(all(x == 401 for x in statuses) and s.peak() - base < 30 * MB,
               f"six 60 MB bodies without a key: {statuses}, peak RSS +{fmt_mb(s.peak() - base)}")
-        status, _, _ = request(s.port, b"POST /api/embed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\x00garbage\r\nContent-Length: 2\r\n\r\n{}")
+        body = b'{"input": "a"}'
+        status, _, _ = request(s.port, b"POST /api/embed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\x00garbage\r\n"
+                               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         check(status in (400, 401), f"Authorization: Bearer KEY\\0garbage: {status}")
     finally:
         s.stop()
