@@ -68,4 +68,13 @@ struct ParseLimits {
 std::optional<ApiError> parse_embed_request(std::string_view body, Api api, const ParseLimits& limits, EmbedRequest* out,
                                             MemoryBudget::Hold* memory = nullptr);
 
+// How an answer's vectors are written: JSON numbers, OpenAI's base64 of little-endian float32,
+// or /api/embed's binary layout (uint64 count, uint64 dim, then float32 little-endian vectors).
+enum class ResponseEncoding { kJson, kBase64, kBinary };
+
+// The body of a successful answer: the Go server's {"model", "embeddings"} or OpenAI's list
+// (with `usage` counting `tokens`), or the binary layout.
+std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, const std::vector<std::vector<float>>& vectors,
+                            size_t tokens);
+
 }  // namespace cc

@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/base64.h"
 #include "core/sha256.h"
 #include "core/threads.h"
 #include "server/allocator.h"
@@ -33,16 +32,6 @@ bool same_key(const std::string& given, const std::string& expected) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
-}
-
-void append_floats(std::string& out, const std::vector<float>& v) {
-  char buf[32];
-  out += '[';
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::snprintf(buf, sizeof buf, i ? ",%.9g" : "%.9g", v[i]);  // 9 significant digits round-trip float32
-    out += buf;
-  }
-  out += ']';
 }
 
 std::string iso_time() {
@@ -494,39 +483,11 @@ void EmbedCall::respond() {
   if (answered || !job) return;
   wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
   if (!job->error.empty()) return fail({500, job->error, "server_error", ""});
-  const int dim = served->model->dim();
+  const bool binary = api == Api::kOllama && request.header("accept").find("application/octet-stream") != std::string::npos;
+  const ResponseEncoding encoding = binary ? ResponseEncoding::kBinary : parsed.base64 ? ResponseEncoding::kBase64 : ResponseEncoding::kJson;
   ServerResponse r;
-  if (api == Api::kOllama && request.header("accept").find("application/octet-stream") != std::string::npos) {
-    std::string bin(16, '\0');
-    const uint64_t count = job->vectors.size(), d = static_cast<uint64_t>(dim);
-    std::memcpy(bin.data(), &count, 8);  // little-endian on every platform this builds on
-    std::memcpy(bin.data() + 8, &d, 8);
-    for (const auto& v : job->vectors) bin.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-    r.content_type = "application/octet-stream";
-    r.body = std::move(bin);
-    answer(std::move(r));
-    return;
-  }
-  std::string out;
-  if (api == Api::kOllama) {
-    out = "{\"model\":" + json(served->name).dump() + ",\"embeddings\":[";
-    for (size_t i = 0; i < job->vectors.size(); ++i) {
-      if (i) out += ',';
-      append_floats(out, job->vectors[i]);
-    }
-    out += "]}";
-  } else {
-    out = "{\"object\":\"list\",\"data\":[";
-    for (size_t i = 0; i < job->vectors.size(); ++i) {
-      out += (i ? "," : "") + std::string("{\"object\":\"embedding\",\"index\":") + std::to_string(i) + ",\"embedding\":";
-      if (parsed.base64) out += "\"" + base64_encode(job->vectors[i].data(), job->vectors[i].size() * 4) + "\"";
-      else append_floats(out, job->vectors[i]);
-      out += '}';
-    }
-    out += "],\"model\":" + json(served->name).dump() + ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) +
-           ",\"total_tokens\":" + std::to_string(tokens) + "}}";
-  }
-  r.body = std::move(out);
+  if (binary) r.content_type = "application/octet-stream";
+  r.body = embeddings_body(api, encoding, served->name, job->vectors, tokens);
   answer(std::move(r));
 }
 

@@ -1,0 +1,72 @@
+// The bodies of successful embedding answers: request.cpp reads what clients send, this writes
+// what they get back.
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base64.h"
+#include "server/api.h"
+
+namespace cc {
+
+namespace {
+
+void append_floats(std::string& out, const std::vector<float>& v) {
+  char buf[32];
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::snprintf(buf, sizeof buf, i ? ",%.9g" : "%.9g", v[i]);  // 9 significant digits round-trip float32
+    out += buf;
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, const std::vector<std::vector<float>>& vectors,
+                            size_t tokens) {
+  const std::string model_json = nlohmann::json(model).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  if (encoding == ResponseEncoding::kBinary) {
+    out.assign(16, '\0');
+    const uint64_t count = vectors.size(), dim = vectors.empty() ? 0 : vectors[0].size();
+    std::memcpy(out.data(), &count, 8);  // little-endian on every platform this builds on
+    std::memcpy(out.data() + 8, &dim, 8);
+    for (const auto& v : vectors) out.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  } else if (api == Api::kOllama) {
+    out = "{\"model\":";
+    out += model_json;
+    out += ",\"embeddings\":[";
+    for (size_t i = 0; i < vectors.size(); ++i) {
+      if (i) out += ',';
+      append_floats(out, vectors[i]);
+    }
+    out += "]}";
+  } else {
+    out = "{\"object\":\"list\",\"data\":[";
+    for (size_t i = 0; i < vectors.size(); ++i) {
+      out += i ? ",{\"object\":\"embedding\",\"index\":" : "{\"object\":\"embedding\",\"index\":";
+      out += std::to_string(i);
+      out += ",\"embedding\":";
+      if (encoding == ResponseEncoding::kBase64) {
+        out += '"';
+        out += base64_encode(vectors[i].data(), vectors[i].size() * 4);
+        out += '"';
+      } else {
+        append_floats(out, vectors[i]);
+      }
+      out += '}';
+    }
+    // Appended piece by piece: a chain of `+` on temporaries costs copies (and gcc 12 warns on it).
+    out += "],\"model\":";
+    out += model_json;
+    out += ",\"usage\":{\"prompt_tokens\":";
+    out += std::to_string(tokens);
+    out += ",\"total_tokens\":";
+    out += std::to_string(tokens);
+    out += "}}";
+  }
+  return out;
+}
+
+}  // namespace cc
