@@ -1,5 +1,4 @@
 // Token ids must equal the HF fast tokenizer's for every fixture string (562 hard cases).
-#include <chrono>
 #include <cstdio>
 
 #include "test_util.h"
@@ -38,37 +37,7 @@ TEST(ClipTokenizer, IdsEqualHuggingFaceOnEveryFixtureString) {
 }
 
 TEST(ClipTokenizer, LongTextsEqualHuggingFaceTokenizingOnlyTheStart) {
-  // Texts up to 288 KB: white space of every kind, words far longer than any token, runs without
-  // white space longer than a piece, combining marks after spaces, added tokens beside white space.
-  
-  const auto cases = test::fixture_json("reference/long_texts.json");
-  ASSERT_GE(cases.size(), 15u);
-  for (const auto& c : cases) {
-    const std::string text = test::long_text(c);
-    const auto start = std::chrono::steady_clock::now();
-    auto cut = tokenizer().encode(text, 77);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ASSERT_TRUE(cut.ok()) << c["parts"].dump().substr(0, 80);
-    EXPECT_EQ(cut.value(), c["clip"].get<std::vector<int32_t>>()) << c["parts"].dump().substr(0, 80);
-    EXPECT_LT(ms, 500 * test::kSlowdown) << c["parts"].dump().substr(0, 80);
-    if (c.contains("clip_full")) {  // tokenized a piece at a time all the way: the same as at once
-      auto full = tokenizer().encode(text, 1 << 30);
-      ASSERT_TRUE(full.ok());
-      EXPECT_EQ(full.value(), c["clip_full"].get<std::vector<int32_t>>()) << c["parts"].dump().substr(0, 80);
-    }
-  }
-  // 10 MB: only the start is tokenized (the rest is only checked to be UTF-8).
-  std::string huge;
-  while (huge.size() < (10u << 20)) huge += "the sound of rain on a tin roof ";
-  const auto start = std::chrono::steady_clock::now();
-  auto ids = tokenizer().encode(huge, 77);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(ids.ok());
-  EXPECT_EQ(ids->size(), 77u);
-  std::printf("10 MB text: %zu ids in %.1f ms\n", ids->size(), ms);
-  EXPECT_LT(ms, 1000 * test::kSlowdown);
-  huge += "\xff";
-  EXPECT_FALSE(tokenizer().encode(huge, 77).ok());  // invalid UTF-8 at its very end is still an error
+  test::expect_long_texts_equal_hugging_face(tokenizer(), 77, "clip");
 }
 
 TEST(ClipTokenizer, TruncationKeepsEosLast) {

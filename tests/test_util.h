@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,7 +21,7 @@
 
 namespace cc::test {
 
-inline std::string fixture(const std::string& rel) { return std::string(CLIPCLAP_FIXTURES) + "/" + rel; }
+inline std::string fixture(const std::string& rel) { return (std::filesystem::path(CLIPCLAP_FIXTURES) / rel).string(); }
 
 // While alive, the binaries a test starts use packed weights even where oneDNN prefers another
 // layout (where they are ~10x slower: for tests of the packed path's logic, on small inputs).
@@ -158,6 +159,45 @@ constexpr double kSlowdown = 1;
 #else
 constexpr double kSlowdown = 1;
 #endif
+
+// Texts up to 288 KB (reference/long_texts.json): white space of every kind, words far longer
+// than any token, runs without white space longer than a piece, combining marks after spaces,
+// added tokens beside white space. `tok.encode(text, limit)` must equal HF's cut ids (the
+// fixture's `key`), tokenizing only the start fast, and, where the fixture has them, the whole
+// ids when tokenized a piece at a time all the way. Then a 10 MB text, and invalid UTF-8 at its end.
+template <class Tokenizer>
+void expect_long_texts_equal_hugging_face(const Tokenizer& tok, int limit, const std::string& key) {
+  const auto cases = fixture_json("reference/long_texts.json");
+  ASSERT_GE(cases.size(), 15u);
+  auto elapsed_ms = [](std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  };
+  for (const auto& c : cases) {
+    const std::string text = long_text(c), what = c["parts"].dump().substr(0, 80);
+    const auto start = std::chrono::steady_clock::now();
+    auto cut = tok.encode(text, limit);
+    const double ms = elapsed_ms(start);
+    ASSERT_TRUE(cut.ok()) << what;
+    EXPECT_EQ(cut.value(), c[key].template get<std::vector<int32_t>>()) << what;
+    EXPECT_LT(ms, 500 * kSlowdown) << what;
+    if (c.contains(key + "_full")) {
+      auto full = tok.encode(text, 1 << 30);
+      ASSERT_TRUE(full.ok());
+      EXPECT_EQ(full.value(), c[key + "_full"].template get<std::vector<int32_t>>()) << what;
+    }
+  }
+  std::string huge;
+  while (huge.size() < (10u << 20)) huge += "the sound of rain on a tin roof ";
+  const auto start = std::chrono::steady_clock::now();
+  auto ids = tok.encode(huge, limit);
+  const double ms = elapsed_ms(start);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), static_cast<size_t>(limit));
+  std::printf("10 MB text: %zu ids in %.1f ms\n", ids->size(), ms);
+  EXPECT_LT(ms, 1000 * kSlowdown);  // only the start is tokenized; the rest is checked to be UTF-8
+  huge += "\xff";
+  EXPECT_FALSE(tok.encode(huge, limit).ok());
+}
 
 // The parity bar for every embedding we produce against transformers.
 constexpr double kMinCosine = 0.99999;
