@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from PIL import Image
 from safetensors.numpy import save as save_safetensors
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from media import ogg_page, vorbis_id_header, with_ogg_checksum  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT = ROOT / "tests" / "fuzz" / "corpus"
 
@@ -47,24 +50,35 @@ def encoded(im: Image.Image, fmt: str, **kw) -> bytes:
     return b.getvalue()
 
 
+def tone(rate: int, channels: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return np.stack([0.4 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)], -1)
+
+
 def sound(fmt: str, subtype: str, rate: int, channels: int = 1, seconds: float = 0.05) -> bytes:
-    n = int(rate * seconds)
-    t = np.arange(n) / rate
-    x = np.stack([0.4 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)], -1)
     b = io.BytesIO()
-    soundfile.write(b, x, rate, format=fmt, subtype=subtype)
-    return b.getvalue()
+    soundfile.write(b, tone(rate, channels, seconds), rate, format=fmt, subtype=subtype)
+    data = b.getvalue()
+    return fixed_ogg_serial(data) if fmt == "OGG" else data
 
 
-def ogg_page(packet: bytes, first: bool, sequence: int) -> bytes:
-    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
-    page = b"OggS\x00" + bytes([2 if first else 0]) + bytes(8) + struct.pack("<II", 1, sequence) + bytes(4) + bytes([len(lacing)]) + lacing + packet
-    crc = 0
-    for byte in page:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
-    return page[:22] + struct.pack("<I", crc) + page[26:]
+def float_wav(dtype, rate: int, seconds: float) -> bytes:
+    """An IEEE-float WAV by hand: libsndfile's carries a PEAK chunk with the time it was written."""
+    x = tone(rate, 1, seconds)[:, 0].astype(dtype)
+    bits = x.itemsize * 8
+    return (b"RIFF" + struct.pack("<I", 36 + x.nbytes) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * x.itemsize, x.itemsize, bits) + b"data" + struct.pack("<I", x.nbytes) + x.tobytes())
+
+
+def fixed_ogg_serial(data: bytes) -> bytes:
+    """libsndfile picks a random stream serial number: set it to 1 on every page (and the checksums)."""
+    out, at = b"", 0
+    while at + 27 <= len(data) and data[at:at + 4] == b"OggS":
+        segments = data[at + 26]
+        size = 27 + segments + sum(data[at + 27:at + 27 + segments])
+        out += with_ogg_checksum(data[at:at + 14] + struct.pack("<I", 1) + data[at + 18:at + size])
+        at += size
+    return out + data[at:]
 
 
 def data_uri(mime: str, data: bytes) -> str:
@@ -116,20 +130,19 @@ def main():
 
     # Audio: every container and sample format libsndfile reads, a few milliseconds each, and
     # Ogg pages whose Vorbis headers fail to open.
-    vorbis_id = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 1, 44100, 0, 0, 0, 0xB8, 1)
     seeds("fuzz_audio", {
         "u8.wav": sound("WAV", "PCM_U8", 8000, seconds=0.02),
         "pcm16.wav": wav,
         "pcm24_stereo.wav": sound("WAV", "PCM_24", 11025, 2, 0.02),
-        "float.wav": sound("WAV", "FLOAT", 16000, seconds=0.02),
-        "double.wav": sound("WAV", "DOUBLE", 22050, seconds=0.01),
+        "float.wav": float_wav(np.float32, 16000, 0.02),
+        "double.wav": float_wav(np.float64, 22050, 0.01),
         "extensible.wav": sound("WAVEX", "PCM_32", 8000, 3, 0.01),
         "tone.flac": sound("FLAC", "PCM_16", 16000, seconds=0.05),
         "vorbis.ogg": sound("OGG", "VORBIS", 16000, seconds=0.05),
         "opus.ogg": sound("OGG", "OPUS", 48000, seconds=0.05),
         "tone.mp3": sound("MP3", "MPEG_LAYER_III", 16000, seconds=0.1),
-        "bad_version.ogg": ogg_page(vorbis_id[:7] + b"\x01" + vorbis_id[8:], True, 0),
-        "id_only.ogg": ogg_page(vorbis_id, True, 0),
+        "bad_version.ogg": ogg_page(vorbis_id_header(version=1), True, 0),
+        "id_only.ogg": ogg_page(vorbis_id_header(), True, 0),
     })
 
     # Request bodies: every content part, both APIs' fields, and the wrong shapes.

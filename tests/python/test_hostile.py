@@ -33,6 +33,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checks import Checks  # noqa: E402
+from media import ogg_page, vorbis_id_header  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 BUNDLE = FIXTURES / "models" / "clipclap-tiny"
@@ -181,19 +182,8 @@ def float64_wav(samples, rate=22050):
             b"data" + struct.pack("<I", len(data)) + data)
 
 
-def ogg_page(packet, first, sequence):
-    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
-    page = b"OggS\x00" + bytes([2 if first else 0]) + bytes(8) + struct.pack("<II", 1, sequence) + bytes(4) + bytes([len(lacing)]) + lacing + packet
-    crc = 0
-    for byte in page:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
-    return page[:22] + struct.pack("<I", crc) + page[26:]
-
-
 GIF_23 = bytes([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0, 0, 0, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0])
-VORBIS_BAD_VERSION = ogg_page(b"\x01vorbis" + struct.pack("<IBIiiiBB", 1, 1, 44100, 0, 0, 0, 0xB8, 1), True, 0)
+VORBIS_BAD_VERSION = ogg_page(vorbis_id_header(version=1), True, 0)
 
 
 class Origin:
