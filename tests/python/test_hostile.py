@@ -69,6 +69,15 @@ class Server:
     def peak(self):
         return self.status("VmHWM")
 
+    def cost(self, send):
+        """send() from a fresh peak: its result, the seconds it took, and the server's peak RSS above
+        its RSS before."""
+        base = self.rss()
+        self.reset_peak()
+        t = time.monotonic()
+        result = send()
+        return result, time.monotonic() - t, self.peak() - base
+
     def alive(self):
         return self.proc.poll() is None
 
@@ -80,6 +89,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         os.unlink(self.log.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def request(port, raw, timeout=30.0):
@@ -214,6 +229,12 @@ class Origin:
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         self.httpd.shutdown()
 
@@ -252,21 +273,17 @@ def fmt_mb(b):
 
 @attack("gif-23-bytes")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         status, _, body = post(s.port, image_request(GIF_23, "image/gif"))
         check(status == 400 and b"GIF" in body and s.alive() and normal_ok(s.port)[0],
               f"a 23-byte GIF ending after its image descriptor: {status}, server {'alive' if s.alive() else 'DEAD'}")
-    finally:
-        s.stop()
     r = subprocess.run([str(binary), "embed", "--model", str(BUNDLE), "--image", "/dev/stdin"], input=GIF_23, capture_output=True)
     check(r.returncode == 1 and b"GIF" in r.stderr, f"embed --image of that GIF exits {r.returncode} with a message")
 
 
 @attack("vorbis-leak")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         body = json.dumps(audio_request(VORBIS_BAD_VERSION)).encode()
         statuses = set()
 
@@ -282,18 +299,13 @@ def _(binary, check):
         check(statuses == {400} and grown < 6 * MB,
               f"3,000 Ogg pages with valid checksums and a corrupt Vorbis header: {sorted(statuses)}, RSS at rest {grown / MB:+.1f} MB "
               f"(a 5.8 KB leak each would be +17 MB)")
-    finally:
-        s.stop()
 
 
 @attack("float64-huge-samples")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         status, _, body = post(s.port, audio_request(float64_wav([0.1, 1e300, -1e300, 0.2])))
         check(status == 400 and b"nan" not in body.lower(), f"a float64 WAV of 1e300 samples: {status} {body[:120]!r}")
-    finally:
-        s.stop()
     with tempfile.NamedTemporaryFile(suffix=".wav") as f:
         f.write(float64_wav([0.1, 1e300, 0.2]))
         f.flush()
@@ -303,9 +315,7 @@ def _(binary, check):
 
 @attack("fetch-nul-bypass")
 def _(binary, check):
-    origin = Origin(body=(FIXTURES / "images" / "tiny_1x1.png").read_bytes())
-    s = Server(binary, "--allow-fetch", "example.invalid")
-    try:
+    with Origin(body=(FIXTURES / "images" / "tiny_1x1.png").read_bytes()) as origin, Server(binary, "--allow-fetch", "example.invalid") as s:
         url = f"http://127.0.0.1:{origin.port}\u0000.example.invalid:80/x"
         status, _, body = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": url}}]})
         check(status == 400 and origin.hits == 0, f"an allow-listed name after a NUL: {status}, origin fetched {origin.hits} times")
@@ -313,96 +323,65 @@ def _(binary, check):
                     f"http://example.invalid\r\n:{origin.port}/x", f"ftp://example.invalid/x"):
             status, _, _ = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": bad}}]})
             check(status == 400 and origin.hits == 0, f"  {bad!r}: {status}, origin fetched {origin.hits} times")
-    finally:
-        s.stop()
-        origin.close()
 
 
 @attack("fetch-internal-name-and-redirect")
 def _(binary, check):
     png = (FIXTURES / "images" / "tiny_1x1.png").read_bytes()
-    origin = Origin(body=png)
-    redirect = Origin(status=302, headers=[("Location", f"http://127.0.0.1:{origin.port}/x")])
-    s = Server(binary, "--allow-fetch", "localhost,127.0.0.1")
-    try:
-        ok = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{origin.port}/x"}}]})
-        check(ok[0] == 200 and origin.hits == 1, f"an allowed origin is fetched: {ok[0]}")
-        r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{redirect.port}/r"}}]})
-        check(r[0] == 400 and origin.hits == 1 and b"302" in r[2], f"a redirect is not followed: {r[0]} {r[2][:160]!r}")
-        with socket.socket() as closed:
-            closed.bind(("127.0.0.1", 0))
-            gone = closed.getsockname()[1]  # a port nobody listens on
-        r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{gone}/x"}}]})
-        check(r[0] == 400 and b"HF_ENDPOINT" not in r[2] and f"127.0.0.1:{gone}".encode() in r[2],
-              f"a failed fetch's error speaks of the URL, not of the hub: {r[2][:160]!r}")
-    finally:
-        s.stop()
-    host = socket.gethostname()
-    try:
-        addr = socket.gethostbyname(host)
-    except OSError:
-        addr = ""
-    if addr.startswith("127."):
-        s = Server(binary, "--allow-fetch", host)
+    with Origin(body=png) as origin, \
+         Origin(status=302, headers=[("Location", f"http://127.0.0.1:{origin.port}/x")]) as redirect:
+        with Server(binary, "--allow-fetch", "localhost,127.0.0.1") as s:
+            ok = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{origin.port}/x"}}]})
+            check(ok[0] == 200 and origin.hits == 1, f"an allowed origin is fetched: {ok[0]}")
+            r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{redirect.port}/r"}}]})
+            check(r[0] == 400 and origin.hits == 1 and b"302" in r[2], f"a redirect is not followed: {r[0]} {r[2][:160]!r}")
+            with socket.socket() as closed:
+                closed.bind(("127.0.0.1", 0))
+                gone = closed.getsockname()[1]  # a port nobody listens on
+            r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{gone}/x"}}]})
+            check(r[0] == 400 and b"HF_ENDPOINT" not in r[2] and f"127.0.0.1:{gone}".encode() in r[2],
+                  f"a failed fetch's error speaks of the URL, not of the hub: {r[2][:160]!r}")
+        host = socket.gethostname()
         try:
-            r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://{host}:{origin.port}/x"}}]})
-            check(r[0] == 400 and origin.hits == 1, f"an allowed name ({host}) that resolves to {addr} is refused: {r[0]} {r[2][:140]!r}")
-        finally:
-            s.stop()
-    origin.close()
-    redirect.close()
+            addr = socket.gethostbyname(host)
+        except OSError:
+            addr = ""
+        if addr.startswith("127."):
+            with Server(binary, "--allow-fetch", host) as s:
+                r = post(s.port, {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://{host}:{origin.port}/x"}}]})
+                check(r[0] == 400 and origin.hits == 1, f"an allowed name ({host}) that resolves to {addr} is refused: {r[0]} {r[2][:140]!r}")
 
 
 @attack("flac-384k-599s")
 def _(binary, check):
     flac = cached("silence_384k_599s.flac", silent_flac_384k_599s)
-    s = Server(binary)
-    try:
-        base = s.rss()
-        s.reset_peak()
-        t = time.monotonic()
-        status, _, _ = post(s.port, audio_request(flac), timeout=120)
-        check(status == 200 and s.peak() - base < 120 * MB,
-              f"{len(flac) // 1024} KB FLAC, 599 s at 384 kHz: {status} in {time.monotonic() - t:.1f} s, peak RSS +{fmt_mb(s.peak() - base)}")
-    finally:
-        s.stop()
+    with Server(binary) as s:
+        (status, _, _), seconds, peak = s.cost(lambda: post(s.port, audio_request(flac), timeout=120))
+        check(status == 200 and peak < 120 * MB,
+              f"{len(flac) // 1024} KB FLAC, 599 s at 384 kHz: {status} in {seconds:.1f} s, peak RSS +{fmt_mb(peak)}")
 
 
 @attack("text-10mb")
 def _(binary, check):
-    s = Server(binary)
-    try:
-        base = s.rss()
-        s.reset_peak()
-        t = time.monotonic()
-        status, _, _ = post(s.port, {"model": "clipclap-tiny", "input": "the sound of rain " * (10 * MB // 18)})
-        seconds = time.monotonic() - t
-        check(status == 200 and seconds < 2 and s.peak() - base < 60 * MB,
-              f"a 10 MB text: {status} in {seconds:.2f} s, peak RSS +{fmt_mb(s.peak() - base)}")
-    finally:
-        s.stop()
+    with Server(binary) as s:
+        (status, _, _), seconds, peak = s.cost(
+            lambda: post(s.port, {"model": "clipclap-tiny", "input": "the sound of rain " * (10 * MB // 18)}))
+        check(status == 200 and seconds < 2 and peak < 60 * MB, f"a 10 MB text: {status} in {seconds:.2f} s, peak RSS +{fmt_mb(peak)}")
 
 
 @attack("gzip-bomb")
 def _(binary, check):
-    s = Server(binary, "--max-body-mb", 16)
-    try:
+    with Server(binary, "--max-body-mb", 16) as s:
         inner = b'{"model":"clipclap-tiny","input":"' + b"a" * (200 * MB) + b'"}'
         bomb = gzip.compress(inner, 9)
         del inner
-        base = s.rss()
-        s.reset_peak()
-        status, _, _ = post(s.port, bomb, headers=[("Content-Encoding", "gzip")])
-        check(status == 415 and s.peak() - base < 30 * MB,
-              f"{len(bomb) // 1024} KB gzip body inflating to 200 MB: {status}, peak RSS +{fmt_mb(s.peak() - base)}")
-    finally:
-        s.stop()
+        (status, _, _), _, peak = s.cost(lambda: post(s.port, bomb, headers=[("Content-Encoding", "gzip")]))
+        check(status == 415 and peak < 30 * MB, f"{len(bomb) // 1024} KB gzip body inflating to 200 MB: {status}, peak RSS +{fmt_mb(peak)}")
 
 
 @attack("chunked-64mb")
 def _(binary, check):
-    s = Server(binary, "--max-body-mb", 16)
-    try:
+    with Server(binary, "--max-body-mb", 16) as s:
         base = s.rss()
         s.reset_peak()
         with socket.create_connection(("127.0.0.1", s.port), timeout=30) as c:
@@ -415,14 +394,11 @@ def _(binary, check):
                 pass
             status, _, _ = read_response(c)
         check(status == 413 and s.peak() - base < 40 * MB, f"a 64 MB chunked body (limit 16 MB): {status}, peak RSS +{fmt_mb(s.peak() - base)}")
-    finally:
-        s.stop()
 
 
 @attack("endless-headers")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         base = s.rss()
         s.reset_peak()
         with socket.create_connection(("127.0.0.1", s.port), timeout=30) as c:
@@ -441,14 +417,11 @@ def _(binary, check):
               f"8 KB header lines without end: {status} after {sent // 1024} KB sent, peak RSS +{fmt_mb(s.peak() - base)}")
         status, _, _ = request(s.port, b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(500)) + b"\r\n")
         check(status == 431, f"500 header fields: {status}")
-    finally:
-        s.stop()
 
 
 @attack("range")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         ranges = ",".join(["0-"] * 2000)
         plain = post(s.port, {"model": "clipclap-tiny", "input": "rain"})
         ranged = post(s.port, {"model": "clipclap-tiny", "input": "rain"}, headers=[("Range", f"bytes={ranges}")])
@@ -456,14 +429,11 @@ def _(binary, check):
               f"(plain {len(plain[2])})")
         metrics = get(s.port, "/metrics", [("Range", "bytes=" + ",".join(["0-"] * 8))])
         check(metrics[0] == 200, f"8 ranges on GET /metrics: {metrics[0]}")
-    finally:
-        s.stop()
 
 
 @attack("metrics-labels")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         for i in range(1000):
             get(s.port, f"/no/such/route/{i}")
         for i in range(50):
@@ -471,15 +441,10 @@ def _(binary, check):
         status, _, body = get(s.port, "/metrics")
         check(status == 200 and len(body) < 64 * 1024 and b"/no/such" not in body and b"no-such-model" not in body,
               f"1,000 unknown paths and 50 unknown models, then /metrics: {len(body) // 1024} KB")
-    finally:
-        s.stop()
-    s = Server(binary, "--api-key", "k1", "--metrics-key", "m1")
-    try:
+    with Server(binary, "--api-key", "k1", "--metrics-key", "m1") as s:
         codes = [get(s.port, "/metrics", h)[0] for h in ([], [("Authorization", "Bearer m1")], [("Authorization", "Bearer k1")],
                                                           [("Authorization", "Bearer nope")])]
         check(codes == [401, 200, 200, 401], f"--metrics-key: without, metrics key, API key, wrong key: {codes}")
-    finally:
-        s.stop()
 
 
 def slow_connections(port, n, seconds, stop):
@@ -507,8 +472,7 @@ def slow_connections(port, n, seconds, stop):
 
 @attack("slowloris")
 def _(binary, check):
-    s = Server(binary, "--http-threads", 64)
-    try:
+    with Server(binary, "--http-threads", 64) as s:
         stop = threading.Event()
         opened = []
         t = threading.Thread(target=lambda: opened.append(slow_connections(s.port, 256, 12, stop)))
@@ -523,10 +487,7 @@ def _(binary, check):
         times.sort()
         check(times[-1] <= 1.0, f"{opened[0] if opened else '?'} connections sending a byte a second (4x --http-threads 64): a normal client's "
               f"p50 {times[9] * 1000:.0f} ms, p99 {times[-1] * 1000:.0f} ms")
-    finally:
-        s.stop()
-    s = Server(binary, "--header-timeout-s", 2)
-    try:
+    with Server(binary, "--header-timeout-s", 2) as s:
         c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         c.sendall(b"GET /heal")
         t0 = time.monotonic()
@@ -534,24 +495,18 @@ def _(binary, check):
         check(time.monotonic() - t0 < 5, f"a request line stalled mid-way is closed after --header-timeout-s 2: {status or 'closed'} "
               f"after {time.monotonic() - t0:.1f} s")
         c.close()
-    finally:
-        s.stop()
-    s = Server(binary, "--max-connections", 20)
-    try:
+    with Server(binary, "--max-connections", 20) as s:
         socks = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(20)]
         time.sleep(0.3)
         status, headers, _ = request(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
         check(status == 503 and headers.get("retry-after") == "1", f"connection 21 of --max-connections 20: {status}")
         for c in socks:
             c.close()
-    finally:
-        s.stop()
 
 
 @attack("no-key-big-bodies")
 def _(binary, check):
-    s = Server(binary, "--api-key", "s3cret", "--max-body-mb", 64)
-    try:
+    with Server(binary, "--api-key", "s3cret", "--max-body-mb", 64) as s:
         base = s.rss()
         s.reset_peak()
 
@@ -575,15 +530,11 @@ def _(binary, check):
         status, _, _ = request(s.port, b"POST /api/embed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\x00garbage\r\n"
                                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         check(status in (400, 401), f"Authorization: Bearer KEY\\0garbage: {status}")
-    finally:
-        s.stop()
 
 
 @attack("hanging-fetch")
 def _(binary, check):
-    origin = Origin(hang=True)
-    s = Server(binary, "--allow-fetch", "127.0.0.1", "--fetch-timeout-s", 5)
-    try:
+    with Origin(hang=True) as origin, Server(binary, "--allow-fetch", "127.0.0.1", "--fetch-timeout-s", 5) as s:
         cores = os.cpu_count() or 2
         body = {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{origin.port}/x"}}]}
         hung = [threading.Thread(target=post, args=(s.port, body), kwargs={"timeout": 40}, daemon=True) for _ in range(cores * 2)]
@@ -593,39 +544,26 @@ def _(binary, check):
         ok, sec = normal_ok(s.port, timeout=10)
         check(ok and sec < 1, f"{len(hung)} requests fetching from an origin that never answers: a text request meanwhile "
               f"{'answered' if ok else 'NOT answered'} in {sec * 1000:.0f} ms")
-    finally:
-        s.stop()
-        origin.close()
 
 
 @attack("png-9000-16bit")
 def _(binary, check):
     png = cached("rgba16_9000.png", lambda: png_16bit_rgba(9000, 9000))
-    s = Server(binary)
-    try:
-        base = s.rss()
-        s.reset_peak()
-        status, _, _ = post(s.port, image_request(png), timeout=120)
-        check(status == 200 and s.peak() - base < 60 * MB,
-              f"a 9000x9000 16-bit RGBA PNG ({len(png) // 1024} KB): {status}, peak RSS +{fmt_mb(s.peak() - base)}")
-    finally:
-        s.stop()
+    with Server(binary) as s:
+        (status, _, _), _, peak = s.cost(lambda: post(s.port, image_request(png), timeout=120))
+        check(status == 200 and peak < 60 * MB, f"a 9000x9000 16-bit RGBA PNG ({len(png) // 1024} KB): {status}, peak RSS +{fmt_mb(peak)}")
 
 
 @attack("echoed-name")
 def _(binary, check):
-    s = Server(binary)
-    try:
+    with Server(binary) as s:
         status, _, body = post(s.port, {"model": "m" * 100_000, "input": "a"})
         check(status == 404 and len(body) < 1024, f"a 100 KB model name: {status}, a {len(body)}-byte answer")
-    finally:
-        s.stop()
 
 
 @attack("budget")
 def _(binary, check):
-    s = Server(binary, "--max-inflight-mb", 32, "--max-body-mb", 64)
-    try:
+    with Server(binary, "--max-inflight-mb", 32, "--max-body-mb", 64) as s:
         jpg = (FIXTURES / "images" / "photo_420.jpg").read_bytes()
         big = {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": uri("image/jpeg", jpg)}}] * 16}
         results = parallel([lambda: post(s.port, big)] * 8)
@@ -636,8 +574,6 @@ def _(binary, check):
         huge = {"model": "clipclap-tiny", "input": [{"type": "image_url", "image_url": {"url": uri("image/jpeg", jpg)}}] * 64}
         status, _, body = post(s.port, huge)
         check(status == 413, f"one request that could never fit (64 images, 40 MB of tensors): {status} {body[:100]!r}")
-    finally:
-        s.stop()
 
 
 @attack("together")
@@ -645,9 +581,7 @@ def _(binary, check):
     """The attacks above at once: the server stays within its budget and answers a normal client."""
     flac = cached("silence_384k_599s.flac", silent_flac_384k_599s)
     png = cached("rgba16_9000.png", lambda: png_16bit_rgba(9000, 9000))
-    origin = Origin(hang=True)
-    s = Server(binary, "--max-body-mb", 16, "--allow-fetch", "127.0.0.1")
-    try:
+    with Origin(hang=True) as origin, Server(binary, "--max-body-mb", 16, "--allow-fetch", "127.0.0.1") as s:
         s.reset_peak()
         stop = threading.Event()
         bomb = gzip.compress(b'{"input":"' + b"a" * (50 * MB) + b'"}', 9)
@@ -677,9 +611,6 @@ def _(binary, check):
               f"all at once: server peak RSS {fmt_mb(peak)} (limit 300 MB), a normal text request "
               f"{'answered in %.0f ms' % (normal[0][1] * 1000) if ok else 'NOT answered'}; attacks answered "
               f"{[r[0] if isinstance(r, tuple) else '-' for r in results[:8]]}")
-    finally:
-        s.stop()
-        origin.close()
 
 
 def main():
