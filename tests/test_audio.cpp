@@ -415,6 +415,13 @@ TEST(ClapModelLoad, BrokenConfigsNameTheirFault) {
   EXPECT_FALSE(read_htsat_config({{"audio_config", {{"hidden_size", 100}}}}).ok());
   EXPECT_FALSE(read_clap_feature_config({{"fft_window_size", 1000}}).ok());
   EXPECT_FALSE(read_clap_feature_config({{"padding", "mirror"}}).ok());
+  // Found by fuzz_config: 48000 s at 48 kHz overflowed the window's sample count (an int).
+  EXPECT_FALSE(read_clap_feature_config({{"max_length_s", 48000}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"max_length_s", 1e300}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"sampling_rate", 2000000000}, {"frequency_max", 14000}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"hop_length", 2000000000}}).ok());
+  EXPECT_FALSE(read_clap_feature_config({{"feature_size", 1 << 20}}).ok());
+  EXPECT_TRUE(read_clap_feature_config({{"max_length_s", 60}}).ok());
   EXPECT_TRUE(parse_long_audio("fusion").ok());
   EXPECT_FALSE(parse_long_audio("random").ok());
   auto unfused = ClapModel::load(test::fixture("models/clap-tiny-a"));

@@ -64,10 +64,17 @@ Result<ClapFeatureConfig> read_clap_feature_config(const nlohmann::json& j) {
   CC_TRY(c.truncation, config_string(j, "truncation", "fusion"));
   CC_TRY(c.padding, config_string(j, "padding", "repeatpad"));
   const int n = c.fft_window_size;
-  if (c.sampling_rate <= 0 || c.feature_size <= 0 || c.hop_length <= 0 || n < 4 || (n & (n - 1)) != 0 ||
-      c.max_length_s <= 0 || c.max_samples() < n || c.frequency_min < 0 || c.frequency_max <= c.frequency_min ||
-      c.frequency_max > c.sampling_rate / 2.0)
-    return error("preprocessor config: inconsistent audio settings (fft_window_size must be a power of two)");
+  // Written as what must hold, so that NaN fails it too. The upper bounds lie far beyond any
+  // CLAP checkpoint's; they keep a window's sample count inside an int and its filters and
+  // buffers small (a fuzzed config with max_length_s 48000 overflowed max_samples()).
+  const bool valid = c.sampling_rate > 0 && c.sampling_rate <= 768000 && c.feature_size > 0 && c.feature_size <= 1024 &&
+                     c.hop_length > 0 && n >= 4 && n <= 65536 && (n & (n - 1)) == 0 && c.max_length_s > 0 &&
+                     c.max_length_s <= 3600 && c.max_length_s * c.sampling_rate <= (1 << 30) && c.max_samples() >= n &&
+                     c.hop_length <= c.max_samples() && c.frequency_min >= 0 && c.frequency_max > c.frequency_min &&
+                     c.frequency_max <= c.sampling_rate / 2.0;
+  if (!valid)
+    return error("preprocessor config: inconsistent audio settings (fft_window_size must be a power of two up to 65536, "
+                 "sampling_rate at most 768000, feature_size at most 1024, max_length_s at most 3600 s and 2^30 samples)");
   if (c.padding != "repeatpad" && c.padding != "repeat" && c.padding != "pad")
     return error("preprocessor config: unknown padding '" + c.padding + "'");
   if (c.truncation != "rand_trunc" && c.truncation != "fusion")
