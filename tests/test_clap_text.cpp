@@ -96,4 +96,10 @@ INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ClapTextParity,
                                            "clap-tiny-b+packed", "clap-tiny-fused+packed"));
 
 }  // namespace
+TEST(ClapTextConfig, SizesOutsideAnIntAreRefused) {
+  EXPECT_FALSE(read_clap_text_config({{"text_config", {{"max_position_embeddings", -2147483647 - 1}}}}).ok());
+  EXPECT_FALSE(read_clap_text_config({{"text_config", {{"max_position_embeddings", 0}}}}).ok());
+  EXPECT_TRUE(read_clap_text_config({{"text_config", nlohmann::json::object()}}).ok());
+}
+
 }  // namespace cc

@@ -148,4 +148,9 @@ TEST(ClipModelLoad, BrokenDirectoriesNameTheirFault) {
 }
 
 }  // namespace
+TEST(ClipVisionConfig, ImageSizesWhosePatchGridOverflowsAreRefused) {
+  EXPECT_FALSE(read_clip_vision_config({{"vision_config", {{"image_size", 2147483647}, {"patch_size", 1}}}}).ok());
+  EXPECT_TRUE(read_clip_vision_config({{"vision_config", {{"image_size", 336}, {"patch_size", 14}}}}).ok());
+}
+
 }  // namespace cc

@@ -32,7 +32,7 @@ Result<ClapTextConfig> read_clap_text_config(const nlohmann::json& clap_config) 
   CC_TRY(std::string pact, config_string(clap_config, "projection_hidden_act", "relu"));
   CC_TRY(c.projection_act, parse_activation(pact));
   if (c.hidden <= 0 || c.heads <= 0 || c.hidden % c.heads != 0 || c.layers < 0 || c.intermediate <= 0 ||
-      c.vocab_size <= 0 || c.type_vocab_size <= 0 || c.pad_token_id < 0 || c.max_tokens() < 2)
+      c.vocab_size <= 0 || c.type_vocab_size <= 0 || c.pad_token_id < 0 || c.max_positions <= 0 || c.max_tokens() < 2)
     return error("text_config: inconsistent sizes");
   return c;
 }

@@ -23,6 +23,7 @@ Result<ClipVisionConfig> read_clip_vision_config(const nlohmann::json& clip_conf
   CC_TRY(c.projection_dim, config_int(clip_config, "projection_dim", 512));
   if (c.encoder.hidden <= 0 || c.encoder.heads <= 0 || c.encoder.hidden % c.encoder.heads != 0 ||
       c.encoder.intermediate <= 0 || c.layers < 0 || c.patch_size <= 0 || c.image_size < c.patch_size ||
+      c.image_size > 16384 ||  // keeps grid() * grid() inside an int
       c.channels != 3 || c.projection_dim <= 0)
     return error("vision_config: inconsistent sizes");
   return c;
