@@ -24,7 +24,7 @@ from safetensors.numpy import save as save_safetensors
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from media import ogg_page, vorbis_id_header, with_ogg_checksum  # noqa: E402
+from media import GIF_ENDS_AFTER_DESCRIPTOR, float_wav, ogg_page, vorbis_id_header, with_ogg_checksum  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT = ROOT / "tests" / "fuzz" / "corpus"
 
@@ -60,14 +60,6 @@ def sound(fmt: str, subtype: str, rate: int, channels: int = 1, seconds: float =
     soundfile.write(b, tone(rate, channels, seconds), rate, format=fmt, subtype=subtype)
     data = b.getvalue()
     return fixed_ogg_serial(data) if fmt == "OGG" else data
-
-
-def float_wav(dtype, rate: int, seconds: float) -> bytes:
-    """An IEEE-float WAV by hand: libsndfile's carries a PEAK chunk with the time it was written."""
-    x = tone(rate, 1, seconds)[:, 0].astype(dtype)
-    bits = x.itemsize * 8
-    return (b"RIFF" + struct.pack("<I", 36 + x.nbytes) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * x.itemsize, x.itemsize, bits) + b"data" + struct.pack("<I", x.nbytes) + x.tobytes())
 
 
 def fixed_ogg_serial(data: bytes) -> bytes:
@@ -113,6 +105,7 @@ def main():
         "interlaced.gif": encoded(picture(12, 9, "P"), "GIF", interlace=True),
         "transparent.gif": encoded(picture(4, 4, "P"), "GIF", transparency=2),
         "anim.gif": encoded(picture(5, 5, "P"), "GIF", save_all=True, append_images=[picture(5, 5, "P", 1)], duration=10),
+        "finding_ends_after_descriptor.gif": GIF_ENDS_AFTER_DESCRIPTOR,
     })
     seeds("fuzz_webp", {
         "lossy.webp": encoded(picture(8, 6), "WEBP", quality=50),
@@ -134,8 +127,9 @@ def main():
         "u8.wav": sound("WAV", "PCM_U8", 8000, seconds=0.02),
         "pcm16.wav": wav,
         "pcm24_stereo.wav": sound("WAV", "PCM_24", 11025, 2, 0.02),
-        "float.wav": float_wav(np.float32, 16000, 0.02),
-        "double.wav": float_wav(np.float64, 22050, 0.01),
+        "float.wav": float_wav(tone(16000, 1, 0.02)[:, 0].astype(np.float32), 16000),
+        "double.wav": float_wav(tone(22050, 1, 0.01)[:, 0].astype(np.float64), 22050),
+        "finding_huge_samples.wav": float_wav(np.full(4, 1e300), 22050),
         "extensible.wav": sound("WAVEX", "PCM_32", 8000, 3, 0.01),
         "tone.flac": sound("FLAC", "PCM_16", 16000, seconds=0.05),
         "vorbis.ogg": sound("OGG", "VORBIS", 16000, seconds=0.05),
@@ -203,6 +197,8 @@ def main():
         t["model"]["vocab"] = dict(keep)
         t["model"]["merges"] = t["model"]["merges"][:40]
         configs[f"{name}.json"] = json.dumps(t, ensure_ascii=False)
+    # fuzz_config's finding: 48000 s at 48 kHz overflowed the window's sample count.
+    configs["finding_max_length_s.json"] = json.dumps({"feature_extractor_type": "ClapFeatureExtractor", "max_length_s": 48000})
     seeds("fuzz_config", configs)
 
     # Texts for both tokenizers: the hard fixture strings and their long relatives.

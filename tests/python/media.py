@@ -24,3 +24,17 @@ def ogg_page(packet: bytes, first: bool, sequence: int) -> bytes:
 def vorbis_id_header(version: int = 0) -> bytes:
     """A Vorbis identification header: mono, 44.1 kHz, block sizes 256 and 2048."""
     return b"\x01vorbis" + struct.pack("<IBIiiiBB", version, 1, 44100, 0, 0, 0, 0xB8, 1)
+
+
+def float_wav(samples, rate: int) -> bytes:
+    """An IEEE-float mono WAV by hand, float32 or float64 as the numpy array is (libsndfile's
+    own carries a PEAK chunk with the time it was written, so it would not be repeatable)."""
+    x = samples.astype(samples.dtype.newbyteorder("<"))
+    return (b"RIFF" + struct.pack("<I", 36 + x.nbytes) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * x.itemsize, x.itemsize, x.itemsize * 8) + b"data" +
+            struct.pack("<I", x.nbytes) + x.tobytes())
+
+
+# Fuzz findings of issue 14, kept as inputs: a GIF that ends right after its image descriptor
+# (giflib left no error message, and building one from NULL crashed).
+GIF_ENDS_AFTER_DESCRIPTOR = bytes([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0, 0, 0, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0])

@@ -33,7 +33,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checks import Checks  # noqa: E402
-from media import ogg_page, vorbis_id_header  # noqa: E402
+from media import GIF_ENDS_AFTER_DESCRIPTOR, float_wav, ogg_page, vorbis_id_header  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 BUNDLE = FIXTURES / "models" / "clipclap-tiny"
@@ -191,13 +191,6 @@ def png_16bit_rgba(w, h):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 6, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def float64_wav(samples, rate=22050):
-    data = struct.pack(f"<{len(samples)}d", *samples)
-    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 3, 1, rate, rate * 8, 8, 64) +
-            b"data" + struct.pack("<I", len(data)) + data)
-
-
-GIF_23 = bytes([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0, 0, 0, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0])
 VORBIS_BAD_VERSION = ogg_page(vorbis_id_header(version=1), True, 0)
 
 
@@ -274,10 +267,10 @@ def fmt_mb(b):
 @attack("gif-23-bytes")
 def _(binary, check):
     with Server(binary) as s:
-        status, _, body = post(s.port, image_request(GIF_23, "image/gif"))
+        status, _, body = post(s.port, image_request(GIF_ENDS_AFTER_DESCRIPTOR, "image/gif"))
         check(status == 400 and b"GIF" in body and s.alive() and normal_ok(s.port)[0],
               f"a 23-byte GIF ending after its image descriptor: {status}, server {'alive' if s.alive() else 'DEAD'}")
-    r = subprocess.run([str(binary), "embed", "--model", str(BUNDLE), "--image", "/dev/stdin"], input=GIF_23, capture_output=True)
+    r = subprocess.run([str(binary), "embed", "--model", str(BUNDLE), "--image", "/dev/stdin"], input=GIF_ENDS_AFTER_DESCRIPTOR, capture_output=True)
     check(r.returncode == 1 and b"GIF" in r.stderr, f"embed --image of that GIF exits {r.returncode} with a message")
 
 
@@ -304,10 +297,10 @@ def _(binary, check):
 @attack("float64-huge-samples")
 def _(binary, check):
     with Server(binary) as s:
-        status, _, body = post(s.port, audio_request(float64_wav([0.1, 1e300, -1e300, 0.2])))
+        status, _, body = post(s.port, audio_request(float_wav(np.array([0.1, 1e300, -1e300, 0.2]), 22050)))
         check(status == 400 and b"nan" not in body.lower(), f"a float64 WAV of 1e300 samples: {status} {body[:120]!r}")
     with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        f.write(float64_wav([0.1, 1e300, 0.2]))
+        f.write(float_wav(np.array([0.1, 1e300, 0.2]), 22050))
         f.flush()
         r = subprocess.run([str(binary), "embed", "--model", str(BUNDLE), "--audio", f.name], capture_output=True)
         check(r.returncode == 1 and b"nan" not in r.stdout.lower(), f"embed --audio of it exits {r.returncode}, no NaN printed")
@@ -591,9 +584,9 @@ def _(binary, check):
             lambda: post(s.port, {"model": "clipclap-tiny", "input": "rain " * (2 * MB)}),
             lambda: post(s.port, bomb, headers=[("Content-Encoding", "gzip")]),
             lambda: post(s.port, image_request(png), timeout=120),
-            lambda: post(s.port, image_request(GIF_23, "image/gif")),
+            lambda: post(s.port, image_request(GIF_ENDS_AFTER_DESCRIPTOR, "image/gif")),
             lambda: post(s.port, audio_request(VORBIS_BAD_VERSION)),
-            lambda: post(s.port, audio_request(float64_wav([1e300] * 4))),
+            lambda: post(s.port, audio_request(float_wav(np.full(4, 1e300), 22050))),
             lambda: post(s.port, fetch, timeout=40),
             lambda: slow_connections(s.port, 100, 10, stop),
             lambda: [get(s.port, f"/x/{i}") for i in range(300)],
