@@ -197,8 +197,11 @@ def main():
         t["model"]["vocab"] = dict(keep)
         t["model"]["merges"] = t["model"]["merges"][:40]
         configs[f"{name}.json"] = json.dumps(t, ensure_ascii=False)
-    # fuzz_config's finding: 48000 s at 48 kHz overflowed the window's sample count.
+    # fuzz_config's findings: 48000 s at 48 kHz overflowed the window's sample count; 7e39 was
+    # converted to an int.
     configs["finding_max_length_s.json"] = json.dumps({"feature_extractor_type": "ClapFeatureExtractor", "max_length_s": 48000})
+    configs["finding_shortest_edge.json"] = '{"size": {"shortest_edge": 6999999999999999999999999999999999999994}}'
+
     seeds("fuzz_config", configs)
 
     # Texts for both tokenizers: the hard fixture strings and their long relatives.

@@ -3,6 +3,7 @@
 // differ by more than one level; the float tensor must equal HF's.
 #include <cstdio>
 
+#include "core/config.h"
 #include "test_util.h"
 #include "vision/clip_image_preprocess.h"
 #include "vision/decode_image.h"
@@ -89,6 +90,21 @@ TEST(ClipImagePreprocess, RejectsConfigsItCannotReproduce) {
   EXPECT_FALSE(read_clip_image_preprocess_config({{"image_mean", {0.5, 0.5}}}).ok());
   EXPECT_FALSE(read_clip_image_preprocess_config({{"image_std", {0, 1, 1}}}).ok());
   EXPECT_FALSE(read_clip_image_preprocess_config({{"crop_size", {{"height", "x"}, {"width", 3}}}}).ok());
+}
+
+TEST(ClipImagePreprocess, NumbersOutsideTheirTypeAreRefusedNotConverted) {
+  // fuzz_config's second finding: 7e39 as shortest_edge was converted to int (UBSan).
+  auto e = read_clip_image_preprocess_config(nlohmann::json::parse(R"({"size": {"shortest_edge": 7e39}})"));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("size.shortest_edge"), std::string::npos) << e.error().message;
+  EXPECT_FALSE(read_clip_image_preprocess_config(nlohmann::json::parse(R"({"crop_size": 18446744073709551615})")).ok());
+  EXPECT_FALSE(read_clip_image_preprocess_config({{"crop_size", 100000}}).ok());
+  EXPECT_FALSE(read_clip_image_preprocess_config(nlohmann::json::parse(R"({"image_mean": [0.5, 1e300, 0.5]})")).ok());
+  EXPECT_TRUE(read_clip_image_preprocess_config({{"size", {{"shortest_edge", 336}}}, {"crop_size", 336}}).ok());
+  // The same rules in every config reader: an unsigned past INT64_MAX no longer wraps to -1.
+  EXPECT_FALSE(config_int(nlohmann::json::parse(R"({"n": 18446744073709551615})"), "n", 0).ok());
+  EXPECT_FALSE(config_float(nlohmann::json::parse(R"({"x": 1e300})"), "x", 0).ok());
+  EXPECT_FALSE(config_int_list(nlohmann::json::parse(R"({"d": [2, 4294967298]})"), "d", {}).ok());
 }
 
 }  // namespace

@@ -1,13 +1,27 @@
 #include "core/config.h"
 
+#include <cmath>
+#include <limits>
+
 namespace cc {
+
+Result<int> config_int_value(const nlohmann::json& v, const std::string& what) {
+  // An unsigned value past INT64_MAX would wrap when read as int64_t: checked as unsigned first.
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() < (1ULL << 31)
+                                           : v.is_number_integer() && v.get<int64_t>() >= -(1LL << 31) && v.get<int64_t>() < (1LL << 31);
+  if (!fits) return error("config key '" + what + "' must be an integer, got " + v.dump());
+  return static_cast<int>(v.get<int64_t>());
+}
+
+Result<float> config_float_value(const nlohmann::json& v, const std::string& what) {
+  if (!v.is_number() || !(std::fabs(v.get<double>()) <= std::numeric_limits<float>::max()))
+    return error("config key '" + what + "' must be a number within float range, got " + v.dump());
+  return static_cast<float>(v.get<double>());
+}
 
 Result<int> config_int(const nlohmann::json& j, const std::string& key, int hf_default) {
   if (!j.contains(key) || j[key].is_null()) return hf_default;
-  const auto& v = j[key];
-  if (!v.is_number_integer() || v.get<int64_t>() < -(1LL << 31) || v.get<int64_t>() >= (1LL << 31))
-    return error("config key '" + key + "' must be an integer, got " + v.dump());
-  return v.get<int>();
+  return config_int_value(j[key], key);
 }
 
 Result<double> config_double(const nlohmann::json& j, const std::string& key, double hf_default) {
@@ -17,8 +31,8 @@ Result<double> config_double(const nlohmann::json& j, const std::string& key, do
 }
 
 Result<float> config_float(const nlohmann::json& j, const std::string& key, float hf_default) {
-  CC_TRY(double v, config_double(j, key, hf_default));
-  return static_cast<float>(v);
+  if (!j.contains(key) || j[key].is_null()) return hf_default;
+  return config_float_value(j[key], key);
 }
 
 Result<std::string> config_string(const nlohmann::json& j, const std::string& key, const std::string& hf_default) {
@@ -38,11 +52,14 @@ Result<std::vector<int>> config_int_list(const nlohmann::json& j, const std::str
   if (!j.contains(key) || j[key].is_null()) return hf_default;
   const auto& v = j[key];
   std::vector<int> out;
-  if (v.is_number_integer()) return std::vector<int>{v.get<int>()};
+  if (v.is_number()) {
+    CC_TRY(int x, config_int_value(v, key));
+    return std::vector<int>{x};
+  }
   if (!v.is_array()) return error("config key '" + key + "' must be a list of integers, got " + v.dump());
   for (const auto& x : v) {
-    if (!x.is_number_integer()) return error("config key '" + key + "' must be a list of integers, got " + v.dump());
-    out.push_back(x.get<int>());
+    CC_TRY(int i, config_int_value(x, key));
+    out.push_back(i);
   }
   return out;
 }

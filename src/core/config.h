@@ -20,6 +20,12 @@ Result<bool> config_bool(const nlohmann::json& j, const std::string& key, bool h
 // A list of ints such as "depths" (a bare int reads as a one-element list).
 Result<std::vector<int>> config_int_list(const nlohmann::json& j, const std::string& key, const std::vector<int>& hf_default);
 
+// One JSON value as an int or a float, refused unless it is a number the type can hold (a float
+// past FLT_MAX or an integer past 2^31 would otherwise be converted out of range). `what` names
+// it in the error.
+Result<int> config_int_value(const nlohmann::json& v, const std::string& what);
+Result<float> config_float_value(const nlohmann::json& v, const std::string& what);
+
 // A sub-object such as "text_config"; an absent one is {} (all defaults).
 Result<nlohmann::json> config_section(const nlohmann::json& j, const std::string& key);
 

@@ -11,19 +11,27 @@ namespace cc {
 
 namespace {
 
-// HF's size dicts: a bare int, {"shortest_edge"}, or {"height", "width"}.
-Status read_size(const nlohmann::json& v, const char* key, int* shortest, int* height, int* width) {
-  if (v.is_number_integer()) {
+// HF's size dicts: a bare int, {"shortest_edge"}, or {"height", "width"}. Sizes past 8192
+// (CLIP's are 224 to 448) are refused: a crop's tensor grows with their square.
+Status read_size(const nlohmann::json& j, const char* key, int* shortest, int* height, int* width) {
+  const auto& v = j[key];
+  auto side = [&](const nlohmann::json& x, const std::string& what) -> Result<int> {
+    CC_TRY(int n, config_int_value(x, what));
+    if (n > 8192) return error("preprocessor config: '" + what + "' " + std::to_string(n) + " is over 8192");
+    return n;
+  };
+  if (v.is_number()) {
+    CC_TRY(int n, side(v, key));
     if (shortest) {
-      *shortest = v.get<int>();
+      *shortest = n;
     } else {
-      *height = *width = v.get<int>();
+      *height = *width = n;
     }
   } else if (v.is_object() && v.contains("shortest_edge") && shortest) {
-    *shortest = v["shortest_edge"].get<int>();
+    CC_TRY(*shortest, side(v["shortest_edge"], std::string(key) + ".shortest_edge"));
   } else if (v.is_object() && v.contains("height") && v.contains("width")) {
-    *height = v["height"].get<int>();
-    *width = v["width"].get<int>();
+    CC_TRY(*height, side(v["height"], std::string(key) + ".height"));
+    CC_TRY(*width, side(v["width"], std::string(key) + ".width"));
   } else {
     return error(std::string("preprocessor config: unsupported '") + key + "' " + v.dump());
   }
@@ -41,21 +49,23 @@ Result<ClipImagePreprocessConfig> read_clip_image_preprocess_config(const nlohma
     CC_TRY(c.do_resize, config_bool(j, "do_resize", true));
     if (j.contains("size")) {
       int shortest = 0, h = 0, w = 0;
-      CC_CHECK(read_size(j["size"], "size", &shortest, &h, &w));
+      CC_CHECK(read_size(j, "size", &shortest, &h, &w));
       c.shortest_edge = shortest;
       c.resize_height = h;
       c.resize_width = w;
     }
     CC_TRY(c.do_center_crop, config_bool(j, "do_center_crop", true));
-    if (j.contains("crop_size")) CC_CHECK(read_size(j["crop_size"], "crop_size", nullptr, &c.crop_height, &c.crop_width));
+    if (j.contains("crop_size")) CC_CHECK(read_size(j, "crop_size", nullptr, &c.crop_height, &c.crop_width));
     CC_TRY(c.do_rescale, config_bool(j, "do_rescale", true));
-    if (j.contains("rescale_factor")) c.rescale_factor = j["rescale_factor"].get<double>();
+    CC_TRY(c.rescale_factor, config_double(j, "rescale_factor", c.rescale_factor));
     CC_TRY(c.do_normalize, config_bool(j, "do_normalize", true));
     for (auto [key, dst] : {std::pair{"image_mean", &c.mean}, std::pair{"image_std", &c.std}}) {
       if (!j.contains(key)) continue;
       const auto& v = j[key];
       if (!v.is_array() || v.size() != 3) return error(std::string("preprocessor config: '") + key + "' needs 3 values");
-      for (int i = 0; i < 3; ++i) (*dst)[i] = v[i].get<float>();
+      for (int i = 0; i < 3; ++i) {
+        CC_TRY((*dst)[i], config_float_value(v[i], key));
+      }
     }
     CC_TRY(int resample, config_int(j, "resample", 3));
     if (resample != 3) return error("preprocessor config: only resample=3 (BICUBIC) is supported, got " + std::to_string(resample));
