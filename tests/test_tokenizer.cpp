@@ -2,7 +2,9 @@
 #include <cstdio>
 
 #include "test_util.h"
+#include "core/file.h"
 #include "text/clip_tokenizer.h"
+#include "text/roberta_tokenizer.h"
 
 namespace cc {
 namespace {
@@ -79,6 +81,27 @@ TEST(ClipTokenizer, RejectsTokenizersItCannotReproduce) {
     }
   }
   std::remove(path);
+}
+
+// Found reading the loaders after fuzz_config's findings: a short ["<s>"] list was read past
+// its end, and a float id was converted to an int.
+TEST(Tokenizers, PostProcessorIdsAreCheckedNotTrusted) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("clipclap_tok_" + std::to_string(::getpid()) + ".json")).string();
+  for (const char* fixture : {"clip-tokenizer/tokenizer.json", "clap-tokenizer/tokenizer.json"}) {
+    auto j = nlohmann::json::parse(read_file(test::fixture(fixture)).value());
+    for (const nlohmann::json& cls : {nlohmann::json::array({"<s>"}), nlohmann::json::parse(R"(["<s>", 1e40])")}) {
+      j["post_processor"]["cls"] = cls;
+      const std::string text = j.dump();
+      ASSERT_TRUE(write_file_atomic(path, text.data(), text.size()).ok());
+      const auto clip = ClipTokenizer::load(path);
+      const auto roberta = RobertaTokenizer::load(path);
+      ASSERT_FALSE(clip.ok() || roberta.ok()) << fixture << " " << cls.dump();
+      EXPECT_NE(clip.error().message.find(path), std::string::npos) << clip.error().message;
+      EXPECT_NE(roberta.error().message.find(path), std::string::npos) << roberta.error().message;
+    }
+  }
+  std::remove(path.c_str());
 }
 
 }  // namespace
