@@ -413,6 +413,7 @@ TEST(ClapModelLoad, BrokenConfigsNameTheirFault) {
   EXPECT_NE(fused.error().message.find("fusion_type"), std::string::npos);
   EXPECT_FALSE(read_htsat_config({{"audio_config", {{"depths", {2, 2}}, {"num_attention_heads", {4}}}}}).ok());
   EXPECT_FALSE(read_htsat_config({{"audio_config", {{"hidden_size", 100}}}}).ok());
+  EXPECT_FALSE(read_htsat_config({{"audio_config", {{"mlp_ratio", 1e300}}}}).ok());  // cast to int at load
   EXPECT_FALSE(read_clap_feature_config({{"fft_window_size", 1000}}).ok());
   EXPECT_FALSE(read_clap_feature_config({{"padding", "mirror"}}).ok());
   // Found by fuzz_config: 48000 s at 48 kHz overflowed the window's sample count (an int).

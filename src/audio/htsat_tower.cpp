@@ -49,7 +49,8 @@ Result<HtsatConfig> read_htsat_config(const nlohmann::json& clap_config) {
   if (in_channels != 1 || !flatten) return error("audio_config: expected one input channel and flattened patch embeddings");
   if (c.num_mel_bins <= 0 || c.spec_size <= 0 || c.spec_size % c.num_mel_bins != 0 || c.patch_stride <= 0 ||
       c.spec_size % c.patch_stride != 0 || c.window_size <= 0 || c.embed_dim <= 0 || c.depths.empty() ||
-      c.depths.size() != c.heads.size() || c.depths.size() > 8)
+      c.depths.size() != c.heads.size() || c.depths.size() > 8 || c.embed_dim > (1 << 20) ||
+      !(c.mlp_ratio > 0 && c.mlp_ratio <= 64))  // bounds that keep the stage widths and mlp_ratio * width in an int
     return error("audio_config: inconsistent sizes");
   for (size_t i = 0; i < c.depths.size(); ++i) {
     const int dim = c.embed_dim << i;
