@@ -1,6 +1,5 @@
 // Fuzz target: the request body parser of both APIs (JSON events, content parts, data: URIs,
-// base64), with a memory budget. libFuzzer entry point; without clang, tests/fuzz/fuzz_driver.cpp
-// runs it on seeded mutations.
+// base64), with a memory budget. A libFuzzer entry point, as every target here.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
