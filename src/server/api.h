@@ -73,8 +73,9 @@ std::optional<ApiError> parse_embed_request(std::string_view body, Api api, cons
 enum class ResponseEncoding { kJson, kBase64, kBinary };
 
 // The body of a successful answer: the Go server's {"model", "embeddings"} or OpenAI's list
-// (with `usage` counting `tokens`), or the binary layout.
-std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, const std::vector<std::vector<float>>& vectors,
-                            size_t tokens);
+// (with `usage` counting `tokens`), or the binary layout, whose header gives the model's `dim`
+// even when there are no vectors.
+std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, int dim,
+                            const std::vector<std::vector<float>>& vectors, size_t tokens);
 
 }  // namespace cc

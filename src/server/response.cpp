@@ -23,15 +23,15 @@ void append_floats(std::string& out, const std::vector<float>& v) {
 
 }  // namespace
 
-std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, const std::vector<std::vector<float>>& vectors,
-                            size_t tokens) {
+std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, int dim,
+                            const std::vector<std::vector<float>>& vectors, size_t tokens) {
   const std::string model_json = nlohmann::json(model).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   if (encoding == ResponseEncoding::kBinary) {
     out.assign(16, '\0');
-    const uint64_t count = vectors.size(), dim = vectors.empty() ? 0 : vectors[0].size();
+    const uint64_t count = vectors.size(), d = static_cast<uint64_t>(dim);
     std::memcpy(out.data(), &count, 8);  // little-endian on every platform this builds on
-    std::memcpy(out.data() + 8, &dim, 8);
+    std::memcpy(out.data() + 8, &d, 8);
     for (const auto& v : vectors) out.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
   } else if (api == Api::kOllama) {
     out = "{\"model\":";

@@ -487,7 +487,7 @@ void EmbedCall::respond() {
   const ResponseEncoding encoding = binary ? ResponseEncoding::kBinary : parsed.base64 ? ResponseEncoding::kBase64 : ResponseEncoding::kJson;
   ServerResponse r;
   if (binary) r.content_type = "application/octet-stream";
-  r.body = embeddings_body(api, encoding, served->name, job->vectors, tokens);
+  r.body = embeddings_body(api, encoding, served->name, served->model->dim(), job->vectors, tokens);
   answer(std::move(r));
 }
 
