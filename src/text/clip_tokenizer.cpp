@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/config.h"
 #include "core/file.h"
 #include "text/pieces.h"
+#include "text/post_processor.h"
 #include "text/unicode.h"
 
 namespace cc {
@@ -89,12 +89,7 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& path) try {
   const auto& post = j.value("post_processor", nlohmann::json());
   if (type_of(post) != "RobertaProcessing" || !post.contains("cls") || !post.contains("sep"))
     return bad("unsupported post_processor (expected RobertaProcessing with cls and sep)");
-  // ["<s>", id]: .at() throws on a short list (operator[] would read past it), and the id must
-  // be an int, not a float that cannot be converted to one.
-  const auto cls = config_int_value(post["cls"].at(1), "cls"), sep = config_int_value(post["sep"].at(1), "sep");
-  if (!cls.ok() || !sep.ok()) return bad("post_processor: the cls and sep ids must be integers");
-  t.bos_id_ = *cls;
-  t.eos_id_ = *sep;
+  if (auto ids = read_cls_sep_ids(post, &t.bos_id_, &t.eos_id_); !ids.ok()) return bad(ids.error().message);
   return t;
 } catch (const nlohmann::json::exception& e) {
   return error(path + ": malformed tokenizer: " + e.what());

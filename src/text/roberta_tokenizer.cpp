@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "core/config.h"
 #include "core/file.h"
 #include "text/pieces.h"
+#include "text/post_processor.h"
 #include "text/unicode.h"
 
 namespace cc {
@@ -50,12 +50,7 @@ Result<RobertaTokenizer> RobertaTokenizer::load(const std::string& path) try {
   const auto& post = j.value("post_processor", nlohmann::json());
   if (!post.is_object() || post.value("type", "") != "RobertaProcessing" || !post.contains("cls") || !post.contains("sep"))
     return bad("unsupported post_processor (expected RobertaProcessing)");
-  // ["<s>", id]: .at() throws on a short list (operator[] would read past it), and the id must
-  // be an int, not a float that cannot be converted to one.
-  const auto cls = config_int_value(post["cls"].at(1), "cls"), sep = config_int_value(post["sep"].at(1), "sep");
-  if (!cls.ok() || !sep.ok()) return bad("post_processor: the cls and sep ids must be integers");
-  t.cls_id_ = *cls;
-  t.sep_id_ = *sep;
+  if (auto ids = read_cls_sep_ids(post, &t.cls_id_, &t.sep_id_); !ids.ok()) return bad(ids.error().message);
   return t;
 } catch (const nlohmann::json::exception& e) {
   return error(path + ": malformed tokenizer: " + e.what());
