@@ -115,12 +115,12 @@ Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
       b.shift = (j % 2 == 1 && !one_window) ? c.window_size / 2 : 0;
       const std::string bp = sp + "blocks." + std::to_string(j) + ".";
       CC_TRY(b.layernorm_before, load_layer_norm(w, bp + "layernorm_before", s.dim, c.eps));
-      CC_TRY(b.query, load_linear(w, bp + "attention.self.query", s.dim, s.dim, c.qkv_bias));
-      CC_TRY(b.key, load_linear(w, bp + "attention.self.key", s.dim, s.dim, c.qkv_bias));
-      CC_TRY(b.value, load_linear(w, bp + "attention.self.value", s.dim, s.dim, c.qkv_bias));
+      CC_TRY(b.query, load_linear(w, bp + "attention.self.query", s.dim, s.dim, c.qkv_bias, &b.layernorm_before));
+      CC_TRY(b.key, load_linear(w, bp + "attention.self.key", s.dim, s.dim, c.qkv_bias, &b.layernorm_before));
+      CC_TRY(b.value, load_linear(w, bp + "attention.self.value", s.dim, s.dim, c.qkv_bias, &b.layernorm_before));
       CC_TRY(b.output, load_linear(w, bp + "attention.output.dense", s.dim, s.dim, true));
       CC_TRY(b.layernorm_after, load_layer_norm(w, bp + "layernorm_after", s.dim, c.eps));
-      CC_TRY(b.intermediate, load_linear(w, bp + "intermediate.dense", s.dim, hidden, true));
+      CC_TRY(b.intermediate, load_linear(w, bp + "intermediate.dense", s.dim, hidden, true, &b.layernorm_after));
       CC_TRY(b.fc_out, load_linear(w, bp + "output.dense", hidden, s.dim, true));
       CC_TRY(Tensor table, w.get(bp + "attention.self.relative_position_bias_table", {table_side * table_side, b.heads}));
       // relative_position_index: (dy + ws - 1) * (2 ws - 1) + (dx + ws - 1) for tokens i, j of a window.
@@ -152,7 +152,7 @@ Result<HtsatTower> HtsatTower::load(SafeTensors& w, const HtsatConfig& c) {
     if (i + 1 < c.depths.size()) {
       s.merge = true;
       CC_TRY(s.merge_norm, load_layer_norm(w, sp + "downsample.norm", 4 * s.dim, c.eps));
-      CC_TRY(s.merge_reduction, load_linear(w, sp + "downsample.reduction", 4 * s.dim, 2 * s.dim, false));
+      CC_TRY(s.merge_reduction, load_linear(w, sp + "downsample.reduction", 4 * s.dim, 2 * s.dim, false, &s.merge_norm));
     }
     t.stages_.push_back(std::move(s));
   }

@@ -5,6 +5,10 @@
 
 namespace cc {
 
+const Flag kPrecisionFlag = {"precision", "P",
+                             "fp32 (exact to transformers), bf16 or int8 (faster, cosine to fp32 >= 0.9995 / 0.995; README \"Precision\")",
+                             "fp32"};
+
 Result<Args> Args::parse(const std::vector<Flag>& flags, int argc, char** argv) {
   Args a;
   for (int i = 0; i < argc; ++i) {

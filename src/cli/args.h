@@ -35,6 +35,9 @@ class Args {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// --precision as embed and bench take it (serve and pack give it their own help text).
+extern const Flag kPrecisionFlag;
+
 std::string usage(const std::string& synopsis, const std::string& description, const std::vector<Flag>& flags);
 
 }  // namespace cc

@@ -32,6 +32,7 @@ const std::vector<Flag> kFlags = {
     {"iters", "N", "timed runs per setting (the median is reported)", "20"},
     {"warmup", "N", "untimed runs first", "3"},
     {"threads", "N", "threads (0 = all cores)", "0"},
+    kPrecisionFlag,
     {"json", "", "print JSON instead of a table"},
     {"help", "", "show this text"},
 };
@@ -95,15 +96,16 @@ nlohmann::json result(const std::string& modality, int batch, double seconds) {
 }
 
 // CLIP: the vision tower on random pixel_values, the text tower on the first `batch` captions.
-Status bench_clip(const std::string& dir, const std::vector<int>& batches, bool do_image, bool do_text,
-                  const std::vector<std::string>& captions, const Timing& timing, nlohmann::json& report) {
+Status bench_clip(const std::string& dir, const WeightOptions& options, const std::vector<int>& batches, bool do_image,
+                  bool do_text, const std::vector<std::string>& captions, const Timing& timing, nlohmann::json& report) {
   const double t0 = now_s();
-  CC_TRY(std::unique_ptr<ClipModel> loaded, ClipModel::load(dir));
+  CC_TRY(std::unique_ptr<ClipModel> loaded, ClipModel::load(dir, options));
   report["load_ms"] = (now_s() - t0) * 1000;
   const ClipModel& m = *loaded;
   report["weight_file_mib"] = m.weight_file_bytes() / 1048576.0;
   report["copied_weight_mib"] = m.copied_weight_bytes() / 1048576.0;
   report["packed_weight_mib"] = m.packed_weight_bytes() / 1048576.0;
+  report["packed_weights_mapped"] = m.gemm_weights() && m.gemm_weights()->mapped();  // else made at load
   report["rss_after_load_mib"] = proc_status_mib("VmRSS");
   report["results"] = nlohmann::json::array();
   for (int b : batches) {
@@ -129,15 +131,16 @@ Status bench_clip(const std::string& dir, const std::vector<int>& batches, bool 
 
 // CLAP: the tower on random log-mels; decoding, resampling and log-mel features of a 10-s
 // 44.1 kHz stereo WAV each timed on their own.
-Status bench_clap(const std::string& dir, const std::vector<int>& batches, const Timing& timing,
-                  nlohmann::json& report) {
+Status bench_clap(const std::string& dir, const WeightOptions& options, const std::vector<int>& batches,
+                  const Timing& timing, nlohmann::json& report) {
   const double t0 = now_s();
-  CC_TRY(std::unique_ptr<ClapModel> loaded, ClapModel::load(dir));
+  CC_TRY(std::unique_ptr<ClapModel> loaded, ClapModel::load(dir, options));
   report["load_ms"] = (now_s() - t0) * 1000;
   const ClapModel& m = *loaded;
   report["weight_file_mib"] = m.mapped_weight_bytes() / 1048576.0;
   report["copied_weight_mib"] = 0.0;
   report["packed_weight_mib"] = m.packed_weight_bytes() / 1048576.0;
+  report["packed_weights_mapped"] = m.gemm_weights() && m.gemm_weights()->mapped();  // else made at load
   report["rss_after_load_mib"] = proc_status_mib("VmRSS");
   const auto wav = test_wav();
   auto clip = decode_audio(wav.data(), wav.size());
@@ -198,6 +201,8 @@ int cmd_bench(int argc, char** argv) {
   if (!iters.ok()) return fail(iters.error().message, 2);
   if (!warmup.ok()) return fail(warmup.error().message, 2);
   if (!threads.ok()) return fail(threads.error().message, 2);
+  auto precision = parse_precision(args->get("precision", "fp32"));
+  if (!precision.ok()) return fail(precision.error().message, 2);
   const std::string modality = args->get("modality", "image,text");
   const bool do_image = !clap && modality.find("image") != std::string::npos;
   const bool do_text = !clap && modality.find("text") != std::string::npos;
@@ -212,17 +217,20 @@ int cmd_bench(int argc, char** argv) {
   }
   set_num_threads(threads.value());
 
-  nlohmann::json report = {{"engine", "clipclap"}, {"model", dir}, {"threads", num_threads()}, {"iters", iters.value()}};
+  nlohmann::json report = {{"engine", "clipclap"}, {"model", dir}, {"threads", num_threads()}, {"iters", iters.value()},
+                           {"precision", precision_name(precision.value())}};
   const Timing timing{warmup.value(), iters.value()};
-  Status st = clap ? bench_clap(dir, batches.value(), timing, report)
-                   : bench_clip(dir, batches.value(), do_image, do_text, captions, timing, report);
+  const WeightOptions options{precision.value()};
+  Status st = clap ? bench_clap(dir, options, batches.value(), timing, report)
+                   : bench_clip(dir, options, batches.value(), do_image, do_text, captions, timing, report);
   if (!st.ok()) return fail(st.error().message, 1);
   report["peak_rss_mib"] = proc_status_mib("VmHWM");
   if (args->has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
   }
-  std::printf("clipclap bench: %s, %d threads, median of %d runs\n", dir.c_str(), num_threads(), iters.value());
+  std::printf("clipclap bench: %s, %s, %d threads, median of %d runs\n", dir.c_str(), precision_name(precision.value()),
+              num_threads(), iters.value());
   std::printf("load %.0f ms, weights %.1f MiB mapped (%.1f MiB of them packed, %.1f MiB copied), RSS after load %.1f MiB, "
               "peak %.1f MiB\n",
               report["load_ms"].get<double>(), report["weight_file_mib"].get<double>() + report["packed_weight_mib"].get<double>(),

@@ -31,6 +31,7 @@ const std::vector<Flag> kFlags = {
     {"batch", "N", "inputs of one modality per forward pass", "8"},
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
+    kPrecisionFlag,
     {"output", "PATH", "write the JSON lines to PATH (atomically) instead of stdout"},
     {"help", "", "show this text"},
 };
@@ -101,7 +102,9 @@ int cmd_embed(int argc, char** argv) {
   audio_opts.hop_seconds = hop.value();
   auto dir = resolve_model_arg(args->get("model"));
   if (!dir.ok()) return fail(dir.error().message, 1);
-  auto loaded = Embedder::load(dir.value());
+  auto precision = parse_precision(args->get("precision", "fp32"));
+  if (!precision.ok()) return fail(precision.error().message, 2);
+  auto loaded = Embedder::load(dir.value(), {precision.value()});
   if (!loaded.ok()) return fail(loaded.error().message, 1);
   Embedder& model = *loaded.value();
   if (args->has("projection"))

@@ -11,12 +11,16 @@
 #include "core/file.h"
 #include "core/gemm.h"
 #include "core/packed_weights.h"
+#include "model/pack_model.h"
 
 namespace cc {
 
 namespace {
+
 const std::vector<Flag> kFlags = {
     {"model", "DIR|org/name", "model to pack: a clipclap bundle, or a CLIP or CLAP checkpoint (a directory, or a hub repository in the Hugging Face cache)", "", true},
+    {"precision", "P", "fp32: the checkpoint's weights in the GEMM's blocked layout (model.packed.safetensors); bf16 or int8: "
+                       "the weights that precision runs on (model.packed-bf16.safetensors, model.packed-int8.safetensors)", "fp32"},
     {"help", "", "show this text"},
 };
 }  // namespace
@@ -36,13 +40,17 @@ int cmd_pack(int argc, char** argv) {
                      "in place of the checkpoint's [out, in] weights, so loading still copies nothing; the vectors\n"
                      "are the same (the same sums, within float rounding). It takes as much disk as the weights.\n"
                      "If the checkpoint changes later, loading fails until the model is packed again (or the file is\n"
-                     "deleted). On a machine whose GEMM prefers another layout (no AVX-512) the file is ignored.",
+                     "deleted). On a machine whose GEMM prefers another layout (no AVX-512) the file is ignored.\n"
+                     "With --precision bf16 or int8 it writes the weights `--precision` runs on instead (bf16 values;\n"
+                     "s8 values with their scales); without the file they are made each time a model loads.",
                      kFlags).c_str(),
                stdout);
     return 0;
   }
   if (!args->has("model")) return fail("--model DIR is required", 2);
-  if (!gemm_prefers_packed_layout())
+  auto precision = parse_precision(args->get("precision", "fp32"));
+  if (!precision.ok()) return fail(precision.error().message, 2);
+  if (precision.value() == Precision::kFp32 && !gemm_prefers_packed_layout())
     std::fprintf(stderr, "clipclap pack: note: this machine's GEMM prefers another layout; the packed file will be ignored here\n");
   for (const std::string& spec : args->all("model")) {
     auto dir = resolve_model_arg(spec);
@@ -50,11 +58,11 @@ int cmd_pack(int argc, char** argv) {
     const std::string weights = join_path(dir.value(), "model.safetensors");
     if (!is_file(weights)) return fail("model " + dir.value() + ": no model.safetensors", 1);
     const auto start = std::chrono::steady_clock::now();
-    auto packed = write_packed_weights(weights);
+    auto packed = pack_model(dir.value(), precision.value());
     if (!packed.ok()) return fail(packed.error().message, 1);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%s: %d linear weights, %.1f MiB, packed in %.1f s\n", packed_weights_path(weights).c_str(),
-                packed->tensors, packed->bytes / 1048576.0, seconds);
+    const std::string path = precision.value() == Precision::kFp32 ? packed_weights_path(weights) : gemm_weights_path(weights, precision.value());
+    std::printf("%s: %d linear weights, %.1f MiB, packed in %.1f s\n", path.c_str(), packed->tensors, packed->bytes / 1048576.0, seconds);
   }
   return 0;
 }

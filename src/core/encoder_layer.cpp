@@ -8,12 +8,12 @@ namespace cc {
 Result<EncoderLayer> load_encoder_layer(SafeTensors& w, const std::string& p, const EncoderConfig& c) {
   EncoderLayer l;
   CC_TRY(l.layer_norm1, load_layer_norm(w, p + ".layer_norm1", c.hidden, c.eps));
-  CC_TRY(l.q_proj, load_linear(w, p + ".self_attn.q_proj", c.hidden, c.hidden, true));
-  CC_TRY(l.k_proj, load_linear(w, p + ".self_attn.k_proj", c.hidden, c.hidden, true));
-  CC_TRY(l.v_proj, load_linear(w, p + ".self_attn.v_proj", c.hidden, c.hidden, true));
+  CC_TRY(l.q_proj, load_linear(w, p + ".self_attn.q_proj", c.hidden, c.hidden, true, &l.layer_norm1));
+  CC_TRY(l.k_proj, load_linear(w, p + ".self_attn.k_proj", c.hidden, c.hidden, true, &l.layer_norm1));
+  CC_TRY(l.v_proj, load_linear(w, p + ".self_attn.v_proj", c.hidden, c.hidden, true, &l.layer_norm1));
   CC_TRY(l.out_proj, load_linear(w, p + ".self_attn.out_proj", c.hidden, c.hidden, true));
   CC_TRY(l.layer_norm2, load_layer_norm(w, p + ".layer_norm2", c.hidden, c.eps));
-  CC_TRY(l.fc1, load_linear(w, p + ".mlp.fc1", c.hidden, c.intermediate, true));
+  CC_TRY(l.fc1, load_linear(w, p + ".mlp.fc1", c.hidden, c.intermediate, true, &l.layer_norm2));
   CC_TRY(l.fc2, load_linear(w, p + ".mlp.fc2", c.intermediate, c.hidden, true));
   return l;
 }

@@ -1,6 +1,7 @@
 #include "core/gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <list>
 #include <mutex>
@@ -10,21 +11,34 @@
 
 #include <dnnl.hpp>
 
+#include "core/scratch.h"
+
 namespace cc {
 
-Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias) {
+Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias,
+                           const LayerNorm* input_norm) {
+  if (!w.gemm_weights()) return load_fp32_linear(w, prefix, in, out, has_bias);
   Linear l;
   l.in = in;
   l.out = out;
-  const std::string name = prefix + ".weight";
-  if (w.packed() && w.packed()->contains(name)) {
-    CC_CHECK(w.check(name, {out, in}));  // not read: an fp16 checkpoint's weight is not even converted
-    CC_TRY(Tensor packed, w.packed()->get(name, packed_shape(in, out)));
-    l.packed = packed.data;
-  } else {
-    CC_TRY(Tensor weight, w.get(name, {out, in}));
-    l.weight = weight.data;
+  l.precision = w.gemm_weights()->precision();
+  CC_TRY(l.reduced, w.gemm_weights()->reduce(w, prefix + ".weight", in, out, input_norm));
+  l.packed = l.reduced.packed;
+  if (has_bias) {
+    CC_TRY(Tensor bias, w.get(prefix + ".bias", {out}));
+    l.bias = bias.data;
   }
+  return l;
+}
+
+Result<Linear> load_fp32_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias) {
+  if (w.gemm_weights() && w.gemm_weights()->precision() == Precision::kFp32)  // packed: the same sums
+    return load_linear(w, prefix, in, out, has_bias);
+  Linear l;
+  l.in = in;
+  l.out = out;
+  CC_TRY(Tensor weight, w.get(prefix + ".weight", {out, in}));
+  l.weight = weight.data;
   if (has_bias) {
     CC_TRY(Tensor bias, w.get(prefix + ".bias", {out}));
     l.bias = bias.data;
@@ -78,14 +92,18 @@ dnnl::memory::desc packed_desc(const dims_t& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::BA16a64b);
 }
 
+using dt = dnnl::memory::data_type;
+
 struct MatmulShape {
   dims_t a_dims, a_strides, b_dims, b_strides, c_dims, c_strides;
   bool bias = false;
   bool b_packed = false;  // b is in kPackedLayout (b_strides unused)
+  dt a_type = dt::f32, b_type = dt::f32, c_type = dt::f32;
 
   std::string key() const {
     std::string k = bias ? "b" : "n";
     if (b_packed) k += 'p';
+    for (dt t : {a_type, b_type, c_type}) k += std::to_string(static_cast<int>(t));
     for (const dims_t* d : {&a_dims, &a_strides, &b_dims, &b_strides, &c_dims, &c_strides}) {
       k += '|';
       for (auto v : *d) k += std::to_string(v) + ',';
@@ -120,10 +138,9 @@ Matmul cached_matmul(const MatmulShape& s) {
     recent.splice(recent.begin(), recent, it->second);
     return it->second->second;
   }
-  using dt = dnnl::memory::data_type;
-  dnnl::memory::desc a(s.a_dims, dt::f32, s.a_strides);
-  dnnl::memory::desc b = s.b_packed ? packed_desc(s.b_dims) : dnnl::memory::desc(s.b_dims, dt::f32, s.b_strides);
-  dnnl::memory::desc c(s.c_dims, dt::f32, s.c_strides);
+  dnnl::memory::desc a(s.a_dims, s.a_type, s.a_strides);
+  dnnl::memory::desc b = s.b_packed ? packed_desc(s.b_dims) : dnnl::memory::desc(s.b_dims, s.b_type, s.b_strides);
+  dnnl::memory::desc c(s.c_dims, s.c_type, s.c_strides);
   dnnl::matmul::desc desc = s.bias ? dnnl::matmul::desc(a, b, dnnl::memory::desc({1, s.c_dims[1]}, dt::f32, {s.c_dims[1], 1}), c)
                                    : dnnl::matmul::desc(a, b, c);
   dnnl::primitive_attr attr;
@@ -138,9 +155,8 @@ Matmul cached_matmul(const MatmulShape& s) {
   return recent.front().second;
 }
 
-dnnl::memory wrap(const dims_t& dims, const dims_t& strides, const float* p) {
-  return dnnl::memory(dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides), cpu_engine(),
-                      const_cast<float*>(p));
+dnnl::memory wrap(const dims_t& dims, const dims_t& strides, const void* p, dt type = dt::f32) {
+  return dnnl::memory(dnnl::memory::desc(dims, type, strides), cpu_engine(), const_cast<void*>(p));
 }
 
 void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
@@ -151,6 +167,94 @@ void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
   mm.primitive.execute(thread_stream(), args);
   thread_stream().wait();
 }
+
+// int8: each row of x, multiplied by 1 / smooth_k, is quantised to u8 with its own scale and
+// zero point (per token: one outlier token does not coarsen the others); the GEMM sums
+// u8 · s8 exactly in s32, and y = a_m · w_n · (acc - zero_m · Σ_k W'[n, k]) + b_n.
+void linear_int8(const Linear& l, const float* x, int64_t rows, float* y) {
+  const ReducedLinear& r = l.reduced;
+  const int64_t in = l.in, out = l.out;
+  const float levels = static_cast<float>(int8_activation_levels());
+  Scratch quantised((rows * in + 3) / 4), acc(rows * out), row_scale(rows), row_zero(rows);
+  auto* q = reinterpret_cast<uint8_t*>(quantised.data());
+#pragma omp parallel for if (rows * in >= 32768)
+  for (int64_t m = 0; m < rows; ++m) {
+    const float* xm = x + m * in;
+    uint8_t* qm = q + m * in;
+    float lo = 0, hi = 0;  // the range includes 0, so 0 stays exact (zero padding, ReLU)
+    for (int64_t k = 0; k < in; ++k) {
+      const float v = r.smooth ? xm[k] / r.smooth[k] : xm[k];
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    const float scale = hi > lo ? (hi - lo) / levels : 1.0f;
+    const float zero = std::nearbyint(-lo / scale);
+    for (int64_t k = 0; k < in; ++k) {
+      const float v = r.smooth ? xm[k] / r.smooth[k] : xm[k];
+      qm[k] = static_cast<uint8_t>(std::clamp(std::nearbyint(v / scale) + zero, 0.0f, levels));
+    }
+    row_scale[m] = scale;
+    row_zero[m] = zero;
+  }
+  MatmulShape s;
+  s.a_dims = {rows, in};
+  s.a_strides = {in, 1};
+  s.b_dims = {in, out};
+  s.b_strides = {1, in};
+  s.c_dims = {rows, out};
+  s.c_strides = {out, 1};
+  s.a_type = dt::u8;
+  s.b_type = dt::s8;
+  s.c_type = dt::s32;
+  auto* sums = reinterpret_cast<int32_t*>(acc.data());
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, q, dt::u8)},
+                                             {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, r.q8, dt::s8)},
+                                             {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, sums, dt::s32)}};
+  run(cached_matmul(s), args);
+#pragma omp parallel for if (rows * out >= 32768)
+  for (int64_t m = 0; m < rows; ++m) {
+    const int32_t zero = static_cast<int32_t>(row_zero[m]);
+    const float a = row_scale[m];
+    for (int64_t n = 0; n < out; ++n) {
+      const int32_t exact = sums[m * out + n] - zero * r.column_sum[n];
+      y[m * out + n] = a * r.scale[n] * static_cast<float>(exact) + (l.bias ? l.bias[n] : 0.0f);
+    }
+  }
+}
+
+// bf16: activations rounded to bfloat16; the GEMM multiplies them by the bf16 weights and sums in
+// fp32, natively where oneDNN has a bf16 GEMM, else as an fp32 GEMM on the same rounded values.
+void linear_bf16(const Linear& l, const float* x, int64_t rows, float* y) {
+  const int64_t n = rows * l.in;
+  if (!l.reduced.bf16_as_fp32) {
+    Scratch bits((n + 1) / 2);
+    auto* a = reinterpret_cast<uint16_t*>(bits.data());
+    for (int64_t i = 0; i < n; ++i) a[i] = float_to_bfloat16(x[i]);
+    MatmulShape s;
+    s.a_dims = {rows, l.in};
+    s.a_strides = {l.in, 1};
+    s.b_dims = {l.in, l.out};
+    s.b_strides = {1, l.in};
+    s.c_dims = {rows, l.out};
+    s.c_strides = {l.out, 1};
+    s.bias = l.bias != nullptr;
+    s.a_type = s.b_type = dt::bf16;
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, a, dt::bf16)},
+                                               {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, l.reduced.bf16, dt::bf16)},
+                                               {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, y)}};
+    if (l.bias) args.emplace(DNNL_ARG_BIAS, wrap({1, l.out}, {l.out, 1}, l.bias));
+    run(cached_matmul(s), args);
+    return;
+  }
+  Scratch rounded(n);
+  for (int64_t i = 0; i < n; ++i) rounded[i] = bfloat16_to_float(float_to_bfloat16(x[i]));
+  Linear fp32 = l;
+  fp32.precision = Precision::kFp32;
+  fp32.weight = l.reduced.bf16_as_fp32;
+  fp32.packed = nullptr;
+  linear(fp32, rounded.data(), rows, y);
+}
+
 
 }  // namespace
 
@@ -172,6 +276,8 @@ bool gemm_prefers_packed_layout() {
 
 void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   if (rows <= 0) return;
+  if (l.precision == Precision::kInt8) return linear_int8(l, x, rows, y);
+  if (l.precision == Precision::kBf16) return linear_bf16(l, x, rows, y);
   MatmulShape s;
   s.a_dims = {rows, l.in};
   s.a_strides = {l.in, 1};
@@ -189,6 +295,7 @@ void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   if (l.bias) args.emplace(DNNL_ARG_BIAS, wrap({1, l.out}, {l.out, 1}, l.bias));
   run(cached_matmul(s), args);
 }
+
 
 void batched_matmul(const MatrixView& a, const MatrixView& b, const MatrixView& c) {
   MatmulShape s;

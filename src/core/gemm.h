@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/gemm_weights.h"
 #include "core/result.h"
 #include "core/safetensors.h"
 
@@ -20,10 +21,20 @@ struct Linear {
   const float* bias = nullptr;    // null when the layer has none
   int in = 0, out = 0;
   const float* packed = nullptr;  // W in kPackedLayout (from packed weights), used instead of `weight`
+  Precision precision = Precision::kFp32;
+  ReducedLinear reduced = {};  // the bf16 or int8 weights, when precision says so
 };
 
-// Takes the packed copy of the weight too when `w` has one.
-Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias);
+struct LayerNorm;
+
+// Takes the packed copy of the weight too when `w` has one, and its bf16 or int8 form when `w`
+// has low-precision weights (SafeTensors::low_precision). `input_norm`: the layer norm this layer
+// reads the output of, if any (int8 uses it, see GemmWeights::reduce).
+Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias,
+                           const LayerNorm* input_norm = nullptr);
+// The same, always fp32 (packed too, where fp32 is): for the final projections, which int8 and bf16 leave alone (they cost
+// ~0.1 % of a tower's time and their errors go straight into the vector; README "Precision").
+Result<Linear> load_fp32_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias);
 
 // The packed layout is oneDNN's BA16a64b for Wᵀ [in, out]: panels of 64 outputs, each panel in
 // blocks of 16 inputs × 64 outputs, outputs contiguous, zero-padded to whole blocks. oneDNN's

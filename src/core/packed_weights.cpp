@@ -1,5 +1,6 @@
 #include "core/packed_weights.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <deque>
@@ -51,19 +52,43 @@ Result<PackedSummary> write_packed_weights(const std::string& weights_path) {
   return summary;
 }
 
-Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes) {
-  const std::string path = packed_weights_path(weights.path());
-  if (!is_file(path) || !gemm_prefers_packed_layout()) return Ok{};
-  const std::string fix = "; run `clipclap pack` on the model again, or delete " + path;
-  auto packed = SafeTensors::open(path, prefixes);
-  if (!packed.ok()) return error(packed.error().message + fix);
-  const auto& meta = packed->metadata();
+std::string gemm_weights_path(const std::string& weights_path, Precision precision) {
+  return std::filesystem::path(weights_path).replace_filename(std::string("model.packed-") + precision_name(precision) + ".safetensors").string();
+}
+
+Status write_gemm_weights(const std::string& weights_path, Precision precision, const std::vector<TensorView>& tensors,
+                          const std::string& stamp) {
+  if (file_stamp(weights_path) != stamp) return error(weights_path + ": changed while it was being packed; run again");
+  if (tensors.empty()) return error(weights_path + ": no linear weights to pack");
+  const std::string path = gemm_weights_path(weights_path, precision);
+  // 4-byte types first, then bf16, then int8: mapped, every tensor is aligned to its type
+  std::vector<TensorView> ordered = tensors;
+  auto width = [](const TensorView& t) { return t.dtype == "I8" ? 1 : t.dtype == "BF16" ? 2 : 4; };
+  std::stable_sort(ordered.begin(), ordered.end(), [&](const TensorView& a, const TensorView& b) { return width(a) > width(b); });
+  return write_safetensors(path, ordered, {{"format", kFormat}, {"precision", precision_name(precision)}, {"source", stamp},
+                                           {"layout", "out,in"}});
+}
+
+Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes, const WeightOptions& options) {
+  const Precision precision = options.precision;
+  const bool fp32 = precision == Precision::kFp32;
+  if (fp32 && !gemm_prefers_packed_layout()) return Ok{};
+  const std::string path = fp32 ? packed_weights_path(weights.path()) : gemm_weights_path(weights.path(), precision);
+  if (!is_file(path) || !options.read_pack_file) {
+    if (!fp32 || options.pack_at_load) weights.set_gemm_weights(std::make_shared<GemmWeights>(precision));
+    return Ok{};
+  }
+  const std::string fix = std::string("; run `clipclap pack") + (fp32 ? "" : std::string(" --precision ") + precision_name(precision)) +
+                          "` on the model again, or delete " + path;
+  auto mapped = GemmWeights::map(path, prefixes, precision);
+  if (!mapped.ok()) return error(mapped.error().message + fix);
+  const auto& meta = (*mapped)->metadata();
   auto field = [&](const char* key) { auto it = meta.find(key); return it == meta.end() ? std::string() : it->second; };
-  if (field("format") != kFormat || field("layout") != kPackedLayout)
-    return error(path + ": not packed weights in layout " + kPackedLayout + fix);
+  if (field("format") != kFormat || (fp32 ? field("layout") != kPackedLayout : field("precision") != precision_name(precision)))
+    return error(path + ": not " + (fp32 ? std::string("packed weights in layout ") + kPackedLayout : std::string(precision_name(precision)) + " packed weights") + fix);
   if (field("source") != file_stamp(weights.path()))
     return error(path + ": was packed from another version of " + weights.path() + " (its size or time differs)" + fix);
-  weights.set_packed(std::make_shared<SafeTensors>(std::move(packed).value()));
+  weights.set_gemm_weights(std::move(mapped).value());
   return Ok{};
 }
 

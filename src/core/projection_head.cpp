@@ -8,8 +8,8 @@ Result<ProjectionHead> load_projection_head(SafeTensors& w, const std::string& p
                                             Activation act) {
   ProjectionHead h;
   h.act = act;
-  CC_TRY(h.linear1, load_linear(w, prefix + ".linear1", hidden, dim, true));
-  CC_TRY(h.linear2, load_linear(w, prefix + ".linear2", dim, dim, true));
+  CC_TRY(h.linear1, load_fp32_linear(w, prefix + ".linear1", hidden, dim, true));
+  CC_TRY(h.linear2, load_fp32_linear(w, prefix + ".linear2", dim, dim, true));
   return h;
 }
 

@@ -14,6 +14,8 @@
 
 namespace cc {
 
+class GemmWeights;
+
 // A read-only fp32 view. Owned by the SafeTensors it came from, which must outlive it.
 struct Tensor {
   const float* data = nullptr;
@@ -60,11 +62,10 @@ class SafeTensors {
   // The header's "__metadata__" strings.
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // The same weights repacked for the GEMM, from a file beside this one (core/packed_weights.h);
-  // null when there is none.
-  SafeTensors* packed() const { return packed_.get(); }
-  size_t packed_bytes() const { return packed_ ? packed_->mapped_bytes() : 0; }
-  void set_packed(std::shared_ptr<SafeTensors> packed) { packed_ = std::move(packed); }
+  // The linear weights in the form the GEMM reads (core/gemm_weights.h), mapped from a pack
+  // file beside this one or made at load; null when the GEMM reads them as they are here.
+  GemmWeights* gemm_weights() const { return gemm_weights_.get(); }
+  void set_gemm_weights(std::shared_ptr<GemmWeights> w) { gemm_weights_ = std::move(w); }
 
  private:
   struct Entry {
@@ -76,7 +77,7 @@ class SafeTensors {
   std::shared_ptr<MappedFile> file_;
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;
-  std::shared_ptr<SafeTensors> packed_;
+  std::shared_ptr<GemmWeights> gemm_weights_;
   std::map<std::string, const float*> converted_index_;
   std::deque<std::vector<float>> converted_;  // deque: element addresses stay stable
   size_t copied_bytes_ = 0;

@@ -14,13 +14,14 @@
 #include "audio/decode_audio.h"
 #include "audio/htsat_tower.h"
 #include "core/embeddings.h"
+#include "core/packed_weights.h"
 #include "core/safetensors.h"
 
 namespace cc {
 
 class ClapModel {
  public:
-  static Result<std::unique_ptr<ClapModel>> load(const std::string& dir);
+  static Result<std::unique_ptr<ClapModel>> load(const std::string& dir, const WeightOptions& options = {});
 
   // Decoded clips at any sample rate -> one vector each. A clip longer than max_length_s
   // becomes several windows (LongAudio::kWindows) whose vectors are averaged and renormalised.
@@ -47,7 +48,8 @@ class ClapModel {
   int dim() const { return tower_.config().projection_dim; }
   const std::string& dir() const { return dir_; }
   size_t mapped_weight_bytes() const { return weights_.mapped_bytes(); }
-  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
+  size_t packed_weight_bytes() const { return weights_.gemm_weights() ? weights_.gemm_weights()->bytes() : 0; }
+  const GemmWeights* gemm_weights() const { return weights_.gemm_weights(); }
 
  private:
   ClapModel() = default;

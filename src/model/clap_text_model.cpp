@@ -5,7 +5,7 @@
 
 namespace cc {
 
-Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& dir) {
+Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& dir, const WeightOptions& options) {
   auto in_dir = [&](const Error& e) { return e.context("model " + dir); };
   if (!is_directory(dir)) return error("model " + dir + ": not a directory");
   std::unique_ptr<ClapTextModel> m(new ClapTextModel());
@@ -20,7 +20,7 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   auto weights = SafeTensors::open(join_path(dir, "model.safetensors"), prefixes);
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
-  if (auto st = attach_packed_weights(m->weights_, prefixes); !st.ok()) return in_dir(st.error());
+  if (auto st = attach_packed_weights(m->weights_, prefixes, options); !st.ok()) return in_dir(st.error());
   auto tower = ClapTextTower::load(m->weights_, text_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();

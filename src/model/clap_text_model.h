@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/packed_weights.h"
 #include "core/safetensors.h"
 #include "text/clap_text_tower.h"
 #include "text/roberta_tokenizer.h"
@@ -15,12 +16,13 @@ namespace cc {
 
 class ClapTextModel {
  public:
-  static Result<std::unique_ptr<ClapTextModel>> load(const std::string& dir);
+  static Result<std::unique_ptr<ClapTextModel>> load(const std::string& dir, const WeightOptions& options = {});
 
   Result<std::vector<int32_t>> tokenize(const std::string& text, int max_length = 0) const;  // 0: the tower's limit
   Result<Embeddings> embed_texts(const std::vector<std::string>& texts) const;
   const ClapTextTower& tower() const { return tower_; }
-  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
+  size_t packed_weight_bytes() const { return weights_.gemm_weights() ? weights_.gemm_weights()->bytes() : 0; }
+  const GemmWeights* gemm_weights() const { return weights_.gemm_weights(); }
 
  private:
   ClapTextModel() = default;

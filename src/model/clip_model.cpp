@@ -11,7 +11,7 @@ namespace cc {
 // Only CLIP's tensors are mapped (a bundle also holds CLAP's audio tower).
 static const std::vector<std::string> kClipPrefixes = {"text_model.", "vision_model.", "text_projection.", "visual_projection."};
 
-Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
+Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const WeightOptions& options) {
   auto in_dir = [&](const Error& e) { return e.context("model " + dir); };
   if (!is_directory(dir)) return error("model " + dir + ": not a directory");
 
@@ -27,7 +27,7 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir) {
     return in_dir(weights.error());
   }
   m->weights_ = std::move(weights).value();
-  if (auto st = attach_packed_weights(m->weights_, kClipPrefixes); !st.ok()) return in_dir(st.error());
+  if (auto st = attach_packed_weights(m->weights_, kClipPrefixes, options); !st.ok()) return in_dir(st.error());
   struct stat st {};
   if (stat(m->weights_.path().c_str(), &st) == 0) m->weight_file_bytes_ = static_cast<size_t>(st.st_size);
 

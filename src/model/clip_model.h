@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/embeddings.h"
+#include "core/packed_weights.h"
 #include "core/safetensors.h"
 #include "text/clip_text_tower.h"
 #include "text/clip_tokenizer.h"
@@ -18,7 +19,7 @@ namespace cc {
 class ClipModel {
  public:
   // Errors name the directory and the file or tensor at fault.
-  static Result<std::unique_ptr<ClipModel>> load(const std::string& dir);
+  static Result<std::unique_ptr<ClipModel>> load(const std::string& dir, const WeightOptions& options = {});
 
   // Token ids as the tower takes them: truncated to the model's positions, eos kept last.
   Result<std::vector<int32_t>> tokenize(const std::string& text, int max_length = 0) const;  // 0: the tower's limit
@@ -38,7 +39,8 @@ class ClipModel {
   const ClipVisionTower& vision_tower() const { return vision_; }
   size_t weight_file_bytes() const { return weight_file_bytes_; }
   size_t copied_weight_bytes() const { return weights_.copied_bytes(); }
-  size_t packed_weight_bytes() const { return weights_.packed_bytes(); }
+  size_t packed_weight_bytes() const { return weights_.gemm_weights() ? weights_.gemm_weights()->bytes() : 0; }
+  const GemmWeights* gemm_weights() const { return weights_.gemm_weights(); }
 
  private:
   ClipModel() = default;

@@ -5,17 +5,18 @@
 
 namespace cc {
 
-Result<std::unique_ptr<Embedder>> Embedder::load(const std::string& dir) {
+Result<std::unique_ptr<Embedder>> Embedder::load(const std::string& dir, const WeightOptions& options) {
   std::unique_ptr<Embedder> e(new Embedder());
   CC_TRY(e->info_, inspect_model(dir));
+  e->options_ = options;
   if (e->info_.caps.image) {
-    CC_TRY(e->clip_, ClipModel::load(dir));
+    CC_TRY(e->clip_, ClipModel::load(dir, options));
   }
   if (e->info_.caps.audio) {
-    CC_TRY(e->clap_, ClapModel::load(dir));
+    CC_TRY(e->clap_, ClapModel::load(dir, options));
   }
   if (e->info_.kind == ModelKind::kClap && e->info_.caps.text) {
-    CC_TRY(e->clap_text_, ClapTextModel::load(dir));
+    CC_TRY(e->clap_text_, ClapTextModel::load(dir, options));
   }
   if (e->info_.kind == ModelKind::kClipClap) {
     auto w = AudioToClip::load(join_path(dir, "model.safetensors"), "audio_to_clip.");
@@ -120,6 +121,21 @@ Result<Embeddings> Embedder::embed_images(const std::vector<Image>& images) cons
 Result<Embeddings> Embedder::embed_audio(const std::vector<Audio>& clips, const LongAudioOptions& opts) const {
   CC_CHECK(check_audio_options(opts));
   return into_space(clap_->embed_audio(clips, opts));
+}
+
+std::vector<TensorView> Embedder::gemm_weight_tensors() const {
+  std::vector<TensorView> all;
+  for (const GemmWeights* w : {clip_ ? clip_->gemm_weights() : nullptr, clap_ ? clap_->gemm_weights() : nullptr,
+                                       clap_text_ ? clap_text_->gemm_weights() : nullptr})
+    if (w) all.insert(all.end(), w->tensors().begin(), w->tensors().end());
+  return all;
+}
+
+bool Embedder::gemm_weights_mapped() const {
+  for (const GemmWeights* w : {clip_ ? clip_->gemm_weights() : nullptr, clap_ ? clap_->gemm_weights() : nullptr,
+                                       clap_text_ ? clap_text_->gemm_weights() : nullptr})
+    if (w && w->mapped()) return true;
+  return false;
 }
 
 size_t Embedder::packed_weight_bytes() const {

@@ -23,7 +23,7 @@ namespace cc {
 
 class Embedder {
  public:
-  static Result<std::unique_ptr<Embedder>> load(const std::string& dir);
+  static Result<std::unique_ptr<Embedder>> load(const std::string& dir, const WeightOptions& options = {});
   // A CLAP checkpoint with a separately trained projection (train-projection --out DIR): its audio
   // vectors go into CLIP's space. Text keeps going to CLAP's text tower.
   Status attach_projection(const std::string& projection_dir);
@@ -59,6 +59,12 @@ class Embedder {
   const ClapModel* clap() const { return clap_.get(); }
   // Bytes of packed weights (`clipclap pack`) mapped for its towers; 0 when it has none.
   size_t packed_weight_bytes() const;
+  // The precision its towers run in (WeightOptions), and their bf16 or int8 weights, for
+  // `clipclap pack --precision` to write (empty at fp32).
+  Precision precision() const { return options_.precision; }
+  std::vector<TensorView> gemm_weight_tensors() const;
+  // Whether those came from a pack file rather than being made at load.
+  bool gemm_weights_mapped() const;
 
  private:
   Embedder() = default;
@@ -66,6 +72,7 @@ class Embedder {
   // CLAP's vectors as this model returns them: through W into CLIP's space when it has one.
   Result<Embeddings> into_space(Result<Embeddings> clap_vectors) const;
   ModelInfo info_;
+  WeightOptions options_;
   std::unique_ptr<ClipModel> clip_;
   std::unique_ptr<ClapModel> clap_;
   std::unique_ptr<ClapTextModel> clap_text_;

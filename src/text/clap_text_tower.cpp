@@ -49,17 +49,19 @@ Result<ClapTextTower> ClapTextTower::load(SafeTensors& w, const ClapTextConfig& 
   for (int i = 0; i < c.layers; ++i) {
     const std::string p = "text_model.encoder.layer." + std::to_string(i) + ".";
     Layer l;
-    CC_TRY(l.query, load_linear(w, p + "attention.self.query", d, d, true));
-    CC_TRY(l.key, load_linear(w, p + "attention.self.key", d, d, true));
-    CC_TRY(l.value, load_linear(w, p + "attention.self.value", d, d, true));
+    // post-LN: the layer reads the norm that ended the one before
+    const LayerNorm* input_norm = i == 0 ? &t.embedding_norm_ : &t.layers_.back().output_norm;
+    CC_TRY(l.query, load_linear(w, p + "attention.self.query", d, d, true, input_norm));
+    CC_TRY(l.key, load_linear(w, p + "attention.self.key", d, d, true, input_norm));
+    CC_TRY(l.value, load_linear(w, p + "attention.self.value", d, d, true, input_norm));
     CC_TRY(l.attention_out, load_linear(w, p + "attention.output.dense", d, d, true));
     CC_TRY(l.attention_norm, load_layer_norm(w, p + "attention.output.LayerNorm", d, c.eps));
-    CC_TRY(l.intermediate, load_linear(w, p + "intermediate.dense", d, c.intermediate, true));
+    CC_TRY(l.intermediate, load_linear(w, p + "intermediate.dense", d, c.intermediate, true, &l.attention_norm));
     CC_TRY(l.output, load_linear(w, p + "output.dense", c.intermediate, d, true));
     CC_TRY(l.output_norm, load_layer_norm(w, p + "output.LayerNorm", d, c.eps));
     t.layers_.push_back(l);
   }
-  CC_TRY(t.pooler_, load_linear(w, "text_model.pooler.dense", d, d, true));
+  CC_TRY(t.pooler_, load_fp32_linear(w, "text_model.pooler.dense", d, d, true));
   CC_TRY(t.projection_, load_projection_head(w, "text_projection", d, c.projection_dim, c.projection_act));
   return t;
 }

@@ -41,7 +41,7 @@ Result<ClipTextTower> ClipTextTower::load(SafeTensors& w, const ClipTextConfig& 
     t.layers_.push_back(layer);
   }
   CC_TRY(t.final_layer_norm_, load_layer_norm(w, "text_model.final_layer_norm", d, c.encoder.eps));
-  CC_TRY(t.text_projection_, load_linear(w, "text_projection", d, c.projection_dim, false));
+  CC_TRY(t.text_projection_, load_fp32_linear(w, "text_projection", d, c.projection_dim, false));
   return t;
 }
 

@@ -44,7 +44,7 @@ Result<ClipVisionTower> ClipVisionTower::load(SafeTensors& w, const ClipVisionCo
     t.layers_.push_back(layer);
   }
   CC_TRY(t.post_layernorm_, load_layer_norm(w, "vision_model.post_layernorm", d, c.encoder.eps));
-  CC_TRY(t.visual_projection_, load_linear(w, "visual_projection", d, c.projection_dim, false));
+  CC_TRY(t.visual_projection_, load_fp32_linear(w, "visual_projection", d, c.projection_dim, false));
   return t;
 }
 

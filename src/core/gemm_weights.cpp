@@ -1,0 +1,225 @@
+#include "core/gemm_weights.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <dnnl.hpp>
+
+#include "core/gemm.h"
+#include "core/kernels.h"
+
+namespace cc {
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kBf16: return "bf16";
+    case Precision::kInt8: return "int8";
+    default: return "fp32";
+  }
+}
+
+Result<Precision> parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "bf16") return Precision::kBf16;
+  if (name == "int8") return Precision::kInt8;
+  return error("unknown precision '" + name + "' (fp32, bf16 or int8)");
+}
+
+uint16_t float_to_bfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN stays NaN
+  bits += 0x7fffu + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+namespace {
+
+constexpr int kWeightLevels = 127;  // s8 weights in [-127, 127]: symmetric, so no weight zero point
+
+// SmoothQuant's per-input-channel factor with α = 1/2: s_k = sqrt(range_k / max_n |W[n, k]|),
+// activations divided by it, weights multiplied. The activation range of a layer-norm output
+// channel is |γ_k| + |β_k| up to a factor common to all channels, which cancels (the row and
+// channel scales absorb it). Outliers planted through γ, as trained ViTs grow them, are what
+// this evens out; with all γ equal it only balances the weights' columns.
+std::vector<float> smoothing(const LayerNorm& norm, const float* w, int in, int out) {
+  std::vector<float> s(static_cast<size_t>(in), 1.0f);
+  for (int k = 0; k < in; ++k) {
+    float wmax = 0;
+    for (int n = 0; n < out; ++n) wmax = std::max(wmax, std::fabs(w[static_cast<size_t>(n) * in + k]));
+    const float range = std::fabs(norm.gamma[k]) + (norm.beta ? std::fabs(norm.beta[k]) : 0.0f);
+    if (wmax > 0 && range > 0 && std::isfinite(range / wmax)) s[k] = std::clamp(std::sqrt(range / wmax), 1.0f / 1024, 1024.0f);
+  }
+  return s;
+}
+
+}  // namespace
+
+template <class T>
+const T* GemmWeights::keep(const std::string& name, std::vector<int64_t> shape, std::vector<T> data,
+                                   const char* dtype) {
+  std::vector<uint8_t>& bytes = owned_.emplace_back(data.size() * sizeof(T));
+  std::memcpy(bytes.data(), data.data(), bytes.size());
+  views_.push_back({name, std::move(shape), bytes.data(), dtype, bytes.size()});
+  return reinterpret_cast<const T*>(bytes.data());
+}
+
+Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
+                                                  const LayerNorm* input_norm) {
+  ReducedLinear r;
+  CC_CHECK(checkpoint.check(name, {out, in}));  // reads nothing: a mapped layer's weight is not even converted
+  CC_TRY(bool found, from_file(name, in, out, r));
+  if (found) return r;
+  CC_TRY(Tensor weight, checkpoint.get(name, {out, in}));
+  const float* w = weight.data;
+  const size_t n_in = static_cast<size_t>(in);
+  if (precision_ == Precision::kFp32) {
+    r.packed = keep(name, packed_shape(in, out), pack_weight(w, in, out), "F32");
+    return r;
+  }
+  if (precision_ == Precision::kBf16) {
+    std::vector<uint16_t> bits(n_in * out);
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bfloat16(w[i]);
+    if (bf16_gemm_native()) {
+      r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
+    } else {
+      std::vector<float> values(bits.size());
+      for (size_t i = 0; i < bits.size(); ++i) values[i] = bfloat16_to_float(bits[i]);
+      r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
+      // not a pack-file tensor: the file holds the bits, and loading expands them again
+      r.bf16_as_fp32 = reinterpret_cast<const float*>(owned_.emplace_back(values.size() * 4).data());
+      std::memcpy(const_cast<float*>(r.bf16_as_fp32), values.data(), values.size() * 4);
+    }
+    return r;
+  }
+  std::vector<float> smooth;
+  if (input_norm) smooth = smoothing(*input_norm, w, in, out);
+  std::vector<int8_t> q(n_in * out);
+  std::vector<float> scale(static_cast<size_t>(out));
+  std::vector<int32_t> sum(static_cast<size_t>(out));
+#pragma omp parallel for if (n_in * out >= 65536)
+  for (int n = 0; n < out; ++n) {
+    const float* row = w + n * n_in;
+    float amax = 0;
+    for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k] * (smooth.empty() ? 1.0f : smooth[k])));
+    const float s = amax > 0 && std::isfinite(amax) ? amax / kWeightLevels : 1.0f;
+    int32_t total = 0;
+    for (int k = 0; k < in; ++k) {
+      const float v = std::nearbyint(row[k] * (smooth.empty() ? 1.0f : smooth[k]) / s);
+      const int8_t qv = static_cast<int8_t>(std::clamp(std::isfinite(v) ? v : 0.0f, -127.0f, 127.0f));
+      q[n * n_in + k] = qv;
+      total += qv;
+    }
+    scale[n] = s;
+    sum[n] = total;
+  }
+  r.scale = keep(name + ".scale", {out}, std::move(scale), "F32");
+  r.column_sum = keep(name + ".sum", {out}, std::move(sum), "I32");
+  if (!smooth.empty()) r.smooth = keep(name + ".smooth", {in}, std::move(smooth), "F32");
+  r.q8 = keep(name, {out, in}, std::move(q), "I8");
+  return r;
+}
+
+Result<bool> GemmWeights::from_file(const std::string& name, int in, int out, ReducedLinear& r) const {
+  if (!file_ || !file_->contains(name)) return false;
+  auto get = [&](const std::string& n, const char* dtype, std::vector<int64_t> shape, bool required) -> Result<const void*> {
+    if (!file_->contains(n)) {
+      if (required) return error(file_->path() + ": lacks '" + n + "'");
+      return nullptr;
+    }
+    CC_TRY(SafeTensors::Raw raw, file_->raw(n));
+    if (raw.shape != shape)
+      return error(file_->path() + ": tensor '" + n + "' has shape " + shape_string(raw.shape) + ", expected " + shape_string(shape));
+    if (raw.dtype != dtype) return error(file_->path() + ": tensor '" + n + "' is " + raw.dtype + ", expected " + dtype);
+    if (reinterpret_cast<uintptr_t>(raw.data) % 4 != 0 && std::string(dtype) != "I8")
+      return error(file_->path() + ": '" + n + "' is not aligned");
+    return raw.data;
+  };
+  if (precision_ == Precision::kFp32) {
+    CC_TRY(const void* packed, get(name, "F32", packed_shape(in, out), true));
+    r.packed = static_cast<const float*>(packed);
+    return true;
+  }
+  if (precision_ == Precision::kBf16) {
+    CC_TRY(const void* bits, get(name, "BF16", {out, in}, true));
+    r.bf16 = static_cast<const uint16_t*>(bits);
+    if (!bf16_gemm_native()) {
+      auto* self = const_cast<GemmWeights*>(this);
+      std::vector<uint8_t>& values = self->owned_.emplace_back(static_cast<size_t>(in) * out * 4);
+      float* v = reinterpret_cast<float*>(values.data());
+      for (size_t i = 0; i < static_cast<size_t>(in) * out; ++i) v[i] = bfloat16_to_float(r.bf16[i]);
+      r.bf16_as_fp32 = v;
+    }
+    return true;
+  }
+  CC_TRY(const void* q, get(name, "I8", {out, in}, true));
+  CC_TRY(const void* scale, get(name + ".scale", "F32", {out}, true));
+  CC_TRY(const void* sum, get(name + ".sum", "I32", {out}, true));
+  CC_TRY(const void* smooth, get(name + ".smooth", "F32", {in}, false));
+  r.q8 = static_cast<const int8_t*>(q);
+  r.scale = static_cast<const float*>(scale);
+  r.column_sum = static_cast<const int32_t*>(sum);
+  r.smooth = static_cast<const float*>(smooth);
+  return true;
+}
+
+Result<std::shared_ptr<GemmWeights>> GemmWeights::map(const std::string& path, const std::vector<std::string>& prefixes,
+                                                      Precision precision) {
+  CC_TRY(SafeTensors file, SafeTensors::open(path, prefixes));
+  auto w = std::make_shared<GemmWeights>(precision);
+  w->file_ = std::make_unique<SafeTensors>(std::move(file));
+  for (const std::string& name : w->file_->names()) {
+    CC_TRY(SafeTensors::Raw raw, w->file_->raw(name));
+    w->views_.push_back({name, raw.shape, raw.data, raw.dtype, raw.bytes});
+  }
+  return w;
+}
+
+const std::map<std::string, std::string>& GemmWeights::metadata() const {
+  static const std::map<std::string, std::string> none;
+  return file_ ? file_->metadata() : none;
+}
+
+size_t GemmWeights::bytes() const {
+  size_t total = 0;
+  for (const auto& v : views_) total += v.bytes;
+  return total;
+}
+
+int int8_activation_levels() {
+  static const int levels = [] {
+    // 255 · 127 · 2 overflows 16 bits: a GEMM that saturates there gives less than the exact sum.
+    using dt = dnnl::memory::data_type;
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const int64_t m = 2, k = 64, n = 16;
+    dnnl::memory a({{m, k}, dt::u8, {k, 1}}, engine), b({{k, n}, dt::s8, {1, k}}, engine), c({{m, n}, dt::s32, {n, 1}}, engine);
+    std::memset(a.get_data_handle(), 255, m * k);
+    std::memset(b.get_data_handle(), 127, k * n);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a.get_desc(), b.get_desc(), c.get_desc()), engine);
+    dnnl::matmul(pd).execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    stream.wait();
+    return static_cast<int32_t*>(c.get_data_handle())[0] == 255 * 127 * k ? 255 : 127;
+  }();
+  return levels;
+}
+
+bool bf16_gemm_native() {
+  static const bool native = [] {
+    using dt = dnnl::memory::data_type;
+    try {
+      dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(dnnl::memory::desc({16, 64}, dt::bf16, {64, 1}),
+                                                         dnnl::memory::desc({64, 64}, dt::bf16, {1, 64}),
+                                                         dnnl::memory::desc({16, 64}, dt::f32, {64, 1})),
+                                      engine);
+      return std::string(pd.impl_info_str()).rfind("ref", 0) != 0;  // a reference loop is no GEMM
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return native;
+}
+
+}  // namespace cc
