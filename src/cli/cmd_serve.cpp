@@ -1,7 +1,9 @@
 // clipclap serve: loads models (discovered under --models-dir, or named with --model) and runs
 // the embedding server until SIGTERM (see server/server.h).
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,8 @@ const std::vector<Flag> kFlags = {
     {"max-pixels", "N", "refuse larger images (decompression bombs)", "89478485"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"long-audio", "MODE", "audio longer than the model's window: windows, first, center or fusion (as embed)", "windows"},
+    {"precision", "P|NAME=P", "fp32 (exact), bf16 or int8 (faster; README \"Precision\"), for every model, or NAME=P for one model (by its served name); repeatable", "fp32", true},
+    {"no-pack", "", "fp32 models without a pack file read their mapped weights in place instead of packing them in memory at load (less RSS, slower short texts on AVX-512)"},
     {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated entries: names (and their subdomains, at public addresses), IP addresses and CIDR ranges (internal addresses only this way; localhost allows loopback); off by default"},
     {"fetch-timeout-s", "N", "time limit of one fetch, resolving included", "20"},
     {"max-fetch-mb", "N", "size limit of one fetched file", "32"},
@@ -146,9 +150,27 @@ int cmd_serve(int argc, char** argv) {
     for (const auto& m : found.models) wanted.push_back({m.name, m.info.dir});
   }
 
+  // --precision P sets the default; NAME=P one model's (the last given wins)
+  Precision default_precision = Precision::kFp32;
+  std::map<std::string, Precision> model_precision;
+  for (const std::string& spec : args->all("precision")) {
+    const size_t eq = spec.find('=');
+    auto p = parse_precision(eq == std::string::npos ? spec : spec.substr(eq + 1));
+    if (!p.ok()) return fail("--precision " + spec + ": " + p.error().message, 2);
+    if (eq == std::string::npos) default_precision = p.value();
+    else model_precision[spec.substr(0, eq)] = p.value();
+  }
+  for (const auto& [name, p] : model_precision)
+    if (std::none_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == name; }))
+      return fail("--precision " + name + "=" + precision_name(p) + ": no model named " + name + " is served", 2);
+
   std::vector<ServedModel> models;
   for (const auto& [name, dir] : wanted) {
-    auto loaded = Embedder::load(dir);
+    WeightOptions weight_options;
+    auto chosen = model_precision.find(name);
+    weight_options.precision = chosen == model_precision.end() ? default_precision : chosen->second;
+    weight_options.pack_at_load = !args->has("no-pack");
+    auto loaded = Embedder::load(dir, weight_options);
     if (!loaded.ok()) {
       if (args->has("model")) return fail(loaded.error().message, 1);
       std::fprintf(stderr, "skipped %s: %s\n", dir.c_str(), loaded.error().message.c_str());
@@ -159,11 +181,14 @@ int cmd_serve(int argc, char** argv) {
     const std::string base = std::filesystem::path(name).filename().string();
     if (base != name) m.aliases.push_back(base);
     m.model = std::move(loaded).value();
-    std::string packed = m.model->packed_weight_bytes() > 0 ? ", packed weights" : "";
-    if (packed.empty() && gemm_prefers_packed_layout())
-      packed = " (`clipclap pack --model " + dir + "` once would speed up short texts)";
-    std::fprintf(stderr, "loaded %s (%s: %s, %d-d) from %s%s\n", name.c_str(), model_kind_name(m.model->info().kind),
-                 capabilities_string(m.model->info().caps).c_str(), m.model->dim(), dir.c_str(), packed.c_str());
+    const Precision precision = m.model->precision();
+    std::string packed;
+    if (m.model->packed_weight_bytes() > 0)
+      packed = m.model->gemm_weights_mapped() ? ", packed weights mapped" : ", weights packed at load";
+    if (precision == Precision::kBf16 && !bf16_gemm_native()) packed += " (this CPU has no bf16 GEMM: fp32 speed)";
+    std::fprintf(stderr, "loaded %s (%s: %s, %d-d, %s) from %s%s\n", name.c_str(), model_kind_name(m.model->info().kind),
+                 capabilities_string(m.model->info().caps).c_str(), m.model->dim(), precision_name(precision), dir.c_str(),
+                 packed.c_str());
     models.push_back(std::move(m));
   }
   if (models.empty()) return fail("no model to serve", 1);

@@ -323,7 +323,8 @@ class Server {
       json caps = json::array();
       for (auto [on, name] : {std::pair{info.caps.text, "text"}, std::pair{info.caps.image, "image"}, std::pair{info.caps.audio, "audio"}})
         if (on) caps.push_back(name);
-      json entry = {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()}};
+      json entry = {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()},
+                    {"precision", precision_name(m.model->precision())}};
       if (openai) entry.update({{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "clipclap"}});
       else entry.update({{"name", m.name}, {"aliases", m.aliases}});
       data.push_back(entry);

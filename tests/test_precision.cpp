@@ -1,0 +1,219 @@
+// bf16 and int8 (`--precision`): every fixture model, every modality, within its bar of the
+// exact fp32 vectors; the pack file gives the same vectors as the weights made at load; stale
+// and broken pack files are clear errors. The full-size accuracy study (bench and stress
+// weights, ONNX Runtime's int8 beside it) is scripts/precision_accuracy.py.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/file.h"
+#include "core/gemm.h"
+#include "core/kernels.h"
+#include "core/packed_weights.h"
+#include "model/embedder.h"
+#include "model/pack_model.h"
+#include "test_util.h"
+
+namespace cc {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kTexts = {"a photo of rain", "dog barking in the distance", "", "x",
+                                         "the sound of a violin playing a slow melody in a large hall"};
+const std::vector<std::string> kImages = {"photo_420.jpg", "cmyk.jpg", "rgba.png", "gray16.png", "tiny_1x1.png", "anim.gif"};
+const std::vector<std::string> kAudio = {"chirp_44k.flac", "tone_48k_pcm16.wav", "noise_16k.ogg", "long_23s_8k.flac",
+                                         "silence_48k_float.wav"};
+
+std::vector<std::vector<float>> embed_all(const Embedder& m) {
+  std::vector<std::vector<float>> out;
+  auto take = [&](const Result<Embeddings>& e) {
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    for (int i = 0; i < e->count; ++i) out.emplace_back(e->row(i), e->row(i) + e->dim);
+  };
+  if (m.info().caps.text) take(m.embed_texts(kTexts));
+  if (m.info().caps.image) {
+    std::vector<Image> images;
+    for (const auto& f : kImages) images.push_back(decode_image_file(test::fixture("images/" + f)).value());
+    take(m.embed_images(images));
+  }
+  if (m.info().caps.audio) {
+    std::vector<Audio> clips;
+    for (const auto& f : kAudio) {
+      auto bytes = read_file(test::fixture("audio/" + f));
+      clips.push_back(decode_audio(bytes->data(), bytes->size()).value());
+    }
+    take(m.embed_audio(clips, {}));
+  }
+  return out;
+}
+
+std::unique_ptr<Embedder> load(const std::string& dir, Precision p) {
+  WeightOptions o;
+  o.precision = p;
+  auto m = Embedder::load(dir, o);
+  EXPECT_TRUE(m.ok()) << m.error().message;
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
+class PrecisionOnFixtures : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PrecisionOnFixtures, WithinItsBarOfFp32) {
+  const std::string dir = test::fixture("models/" + GetParam());
+  auto exact = load(dir, Precision::kFp32);
+  ASSERT_TRUE(exact);
+  const auto reference = embed_all(*exact);
+  for (auto [p, bar] : {std::pair{Precision::kBf16, 0.9995}, std::pair{Precision::kInt8, 0.995}}) {
+    auto m = load(dir, p);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->precision(), p);
+    const auto got = embed_all(*m);
+    ASSERT_EQ(got.size(), reference.size());
+    double worst = 1, identical = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::min(worst, test::cosine(got[i].data(), reference[i]));
+      identical += got[i] == reference[i];
+    }
+    EXPECT_GE(worst, bar) << precision_name(p) << " on " << GetParam();
+    EXPECT_LT(identical, got.size()) << precision_name(p) << " ran at fp32";  // it really ran reduced
+    std::printf("%s %s: min cosine to fp32 %.6f over %zu vectors\n", GetParam().c_str(), precision_name(p), worst, got.size());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, PrecisionOnFixtures,
+                         ::testing::Values("clip-tiny-a", "clip-tiny-b", "clip-tiny-c", "clap-tiny-a", "clap-tiny-b",
+                                           "clap-tiny-fused", "clipclap-tiny"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+// A copy of clipclap-tiny whose model.safetensors is a real file (its time can be changed).
+std::string scratch_bundle(const std::string& tag) {
+  const fs::path dir = fs::temp_directory_path() / ("clipclap_precision_" + std::to_string(::getpid()) + "_" + tag);
+  test::remove_at_exit(dir);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(test::fixture("models/clipclap-tiny"))) {
+    if (e.path().filename() == "model.safetensors") fs::copy_file(e.path(), dir / "model.safetensors");
+    else fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
+  }
+  return dir.string();
+}
+
+TEST(PrecisionPackFile, GivesTheVectorsMadeAtLoadAndIsMapped) {
+  const std::string dir = scratch_bundle("same");
+  for (Precision p : {Precision::kBf16, Precision::kInt8}) {
+    auto made = load(dir, p);
+    ASSERT_TRUE(made);
+    EXPECT_FALSE(made->gemm_weights_mapped());
+    auto packed = pack_model(dir, p);
+    ASSERT_TRUE(packed.ok()) << packed.error().message;
+    EXPECT_GT(packed->tensors, 0);
+    const std::string file = gemm_weights_path(join_path(dir, "model.safetensors"), p);
+    ASSERT_TRUE(is_file(file));
+    auto mapped = load(dir, p);
+    ASSERT_TRUE(mapped);
+    EXPECT_TRUE(mapped->gemm_weights_mapped());
+    EXPECT_EQ(embed_all(*mapped), embed_all(*made)) << precision_name(p);
+    EXPECT_GE(fs::file_size(file), packed->bytes);  // the tensors, and a header naming them
+  }
+  // fp32 is unaffected by either file
+  auto exact = load(dir, Precision::kFp32);
+  auto plain = load(test::fixture("models/clipclap-tiny"), Precision::kFp32);
+  ASSERT_TRUE(exact && plain);
+  EXPECT_EQ(embed_all(*exact), embed_all(*plain));
+}
+
+TEST(PrecisionPackFile, StaleOrBrokenIsAClearError) {
+  const std::string dir = scratch_bundle("stale"), weights = join_path(dir, "model.safetensors");
+  ASSERT_TRUE(pack_model(dir, Precision::kInt8).ok());
+  const std::string file = gemm_weights_path(weights, Precision::kInt8);
+  const timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, weights.c_str(), times, 0), 0);
+  WeightOptions o;
+  o.precision = Precision::kInt8;
+  auto m = Embedder::load(dir, o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("another version"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("clipclap pack --precision int8"), std::string::npos) << m.error().message;
+  // fp32 and bf16 do not read the int8 file
+  EXPECT_TRUE(Embedder::load(dir).ok());
+  ASSERT_TRUE(pack_model(dir, Precision::kInt8).ok());
+  EXPECT_TRUE(Embedder::load(dir, o).ok());
+  // a truncated file, and a bf16 file in the int8 file's place
+  auto bytes = read_file(file);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_TRUE(write_file_atomic(file, bytes->data(), bytes->size() / 2).ok());
+  m = Embedder::load(dir, o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find(file), std::string::npos) << m.error().message;
+  ASSERT_TRUE(pack_model(dir, Precision::kBf16).ok());
+  fs::rename(gemm_weights_path(weights, Precision::kBf16), file);
+  m = Embedder::load(dir, o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("not int8 packed weights"), std::string::npos) << m.error().message;
+}
+
+TEST(Precision, NamesParseAndUnknownOnesAreErrors) {
+  for (Precision p : {Precision::kFp32, Precision::kBf16, Precision::kInt8}) EXPECT_EQ(parse_precision(precision_name(p)).value(), p);
+  auto bad = parse_precision("fp16");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("fp32, bf16 or int8"), std::string::npos);
+}
+
+TEST(Precision, Bfloat16RoundsToNearestEven) {
+  EXPECT_EQ(float_to_bfloat16(1.0f), 0x3f80);
+  EXPECT_EQ(float_to_bfloat16(-2.0f), 0xc000);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1)
+  EXPECT_EQ(float_to_bfloat16(1.00390625f), 0x3f80);
+  EXPECT_EQ(float_to_bfloat16(1.01171875f), 0x3f82);  // 1 + 3·2^-8: halfway, up to even
+  EXPECT_EQ(float_to_bfloat16(1.0f + 1.0f / 256 + 1.0f / 4096), 0x3f81);  // above halfway: up
+  EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(NAN))));
+  EXPECT_EQ(float_to_bfloat16(INFINITY), 0x7f80);
+}
+
+// One layer on activations with planted outlier channels (20-50x, through the layer norm's
+// gains, as trained ViTs have them): int8 with smoothing stays close to fp32; without the
+// norm to smooth by, the same layer is measurably worse.
+TEST(Precision, Int8SmoothingTamesOutlierChannels) {
+  const int rows = 50, in = 256, out = 192;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(in) * out), bias(out), gamma(in, 1.0f), beta(in, 0.0f), x(static_cast<size_t>(rows) * in);
+  for (float& v : w) v = normal(rng) * 0.05f;
+  for (float& v : bias) v = normal(rng) * 0.1f;
+  for (int k : {3, 77, 150, 201}) gamma[k] = 20.0f + 10.0f * (k % 4);
+  for (int k = 0; k < in; ++k) beta[k] = normal(rng) * 0.1f;
+  for (int m = 0; m < rows; ++m)
+    for (int k = 0; k < in; ++k) x[static_cast<size_t>(m) * in + k] = normal(rng) * gamma[k] + beta[k];
+  const fs::path file = fs::temp_directory_path() / ("clipclap_precision_layer_" + std::to_string(::getpid()) + ".safetensors");
+  test::remove_at_exit(file);
+  ASSERT_TRUE(write_safetensors(file.string(), std::vector<NamedTensor>{{"l.weight", {out, in}, w}, {"l.bias", {out}, bias}}).ok());
+  auto st = SafeTensors::open(file.string());
+  ASSERT_TRUE(st.ok());
+  std::vector<float> exact(static_cast<size_t>(rows) * out);
+  linear(load_linear(*st, "l", in, out, true).value(), x.data(), rows, exact.data());
+  const LayerNorm norm{gamma.data(), beta.data(), in, 1e-5f};
+  auto error_of = [&](const LayerNorm* input_norm) {
+    st->set_gemm_weights(std::make_shared<GemmWeights>(Precision::kInt8));
+    auto l = load_linear(*st, "l", in, out, true, input_norm);
+    EXPECT_TRUE(l.ok());
+    std::vector<float> y(exact.size());
+    linear(l.value(), x.data(), rows, y.data());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) num += (y[i] - exact[i]) * (y[i] - exact[i]), den += exact[i] * exact[i];
+    return std::sqrt(num / den);
+  };
+  const double smoothed = error_of(&norm), plain = error_of(nullptr);
+  std::printf("int8 relative error with outlier channels: smoothed %.4f, not smoothed %.4f\n", smoothed, plain);
+  EXPECT_LT(smoothed, 0.02);
+  EXPECT_LT(smoothed, plain * 0.7);
+}
+
+}  // namespace
+}  // namespace cc
