@@ -3,6 +3,7 @@
 
     scripts/make_bench_model.py --out bench-models/clip-vit-b32-random
     scripts/make_bench_model.py --kind clap --out bench-models/clap-htsat-base-random
+    scripts/make_bench_model.py --stress-from bench-models/clip-vit-b32-random --out bench-models/clip-vit-b32-stress
 
 CLIP: a checkpoint directory with openai/clip-vit-base-patch32's sizes (fp32
 model.safetensors, config.json, tokenizer, preprocessor config); CLAP: the audio tower and
@@ -63,23 +64,98 @@ def make_clap(out: Path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"),
               metadata={"format": "pt"})
     shutil.copy(FIXTURES / "models" / "clap-tiny-a" / "preprocessor_config.json", out / "preprocessor_config.json")
-    onnx_dir = out / "onnx"
+    export_clap_onnx(model, out / "onnx", (2, 1, 1001, 64))
+
+
+def export_clap_onnx(model, onnx_dir: Path, feature_shape):
     onnx_dir.mkdir(exist_ok=True)
     with torch.no_grad():
-        torch.onnx.export(AudioFeatures(model), (torch.zeros(2, 1, 1001, 64),), str(onnx_dir / "audio.onnx"),
+        torch.onnx.export(AudioFeatures(model), (torch.zeros(*feature_shape),), str(onnx_dir / "audio.onnx"),
                           input_names=["input_features"], output_names=["audio_embeds"],
                           dynamic_axes={"input_features": {0: "batch"}, "audio_embeds": {0: "batch"}},
                           opset_version=14, do_constant_folding=True, dynamo=False)
+
+
+def export_clip_onnx(model, onnx_dir: Path):
+    onnx_dir.mkdir(exist_ok=True)
+    size = model.config.vision_config.image_size
+    ids = torch.ones(2, 12, dtype=torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(TextFeatures(model), (ids, torch.ones_like(ids)), str(onnx_dir / "text.onnx"),
+                          input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                        "attention_mask": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
+                          opset_version=14, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(ImageFeatures(model), (torch.zeros(2, 3, size, size),), str(onnx_dir / "vision.onnx"),
+                          input_names=["pixel_values"], output_names=["image_embeds"],
+                          dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
+                          opset_version=14, do_constant_folding=True, dynamo=False)
+
+
+# Layer norms and the linear layers that read them, by tensor-name pattern (CLIP's encoder
+# layers, HTSAT's Swin blocks).
+STRESS_NORMS = {
+    ".layer_norm1.": [".self_attn.q_proj.", ".self_attn.k_proj.", ".self_attn.v_proj."],
+    ".layer_norm2.": [".mlp.fc1."],
+    ".layernorm_before.": [".attention.self.query.", ".attention.self.key.", ".attention.self.value."],
+    ".layernorm_after.": [".intermediate.dense."],
+}
+
+
+def make_stress(source: Path, out: Path, channels: int, seed: int):
+    """The bench weights with outlier activation channels planted, as trained ViTs grow them:
+    in every layer norm that feeds linear layers, `channels` hidden dimensions get their gain
+    and bias multiplied by 20-50x, and the columns of the layers reading them are divided by
+    the same factor. In exact arithmetic the model computes the same function (fp32 vectors
+    equal the bench weights'); what changes is that those activation channels are 20-50x larger
+    than the rest, which is what per-tensor int8 activations break on."""
+    from safetensors.torch import load_file
+    out.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        if f.is_file() and f.name not in ("model.safetensors",) and not f.name.startswith("model.packed"):
+            shutil.copy(f, out / f.name)
+    weights = load_file(str(source / "model.safetensors"))
+    gen = torch.Generator().manual_seed(seed)
+    planted = 0
+    for name in list(weights):
+        for norm, readers in STRESS_NORMS.items():
+            if norm not in name or not name.endswith(".weight"):
+                continue
+            dim = weights[name].shape[0]
+            picks = torch.randperm(dim, generator=gen)[:channels]
+            factors = 20 + 30 * torch.rand(channels, generator=gen)
+            prefix = name[: name.index(norm)]
+            weights[name][picks] *= factors
+            weights[name[: -len("weight")] + "bias"][picks] *= factors
+            for reader in readers:
+                w = weights[prefix + reader + "weight"]
+                w[:, picks] /= factors
+            planted += 1
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(out / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((out / "config.json").read_text())
+    if config.get("model_type") == "clap":
+        model = ClapAudioModelWithProjection.from_pretrained(str(out)).eval()
+        export_clap_onnx(model, out / "onnx", (2, 1, 1001, 64))
+    else:
+        model = CLIPModel.from_pretrained(str(out), attn_implementation="eager").eval()
+        export_clip_onnx(model, out / "onnx")
+    (out / "README.txt").write_text(f"Stress weights: {source.name} with {channels} outlier channels planted in each of "
+                                    f"{planted} layer norms (20-50x), for the precision study only.\n")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--kind", choices=["clip", "clap"], default="clip")
+    ap.add_argument("--stress-from", type=Path, help="make stress weights from this bench model instead (make_stress)")
+    ap.add_argument("--outlier-channels", type=int, default=6, help="with --stress-from: outlier channels per layer norm")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
+    if args.stress_from:
+        make_stress(args.stress_from, out, args.outlier_channels, seed=1)
+        return
     if args.kind == "clap":
         make_clap(out)
         (out / "README.txt").write_text("Random weights with HTSAT-base's shapes, for benchmarks only.\n")
@@ -95,19 +171,7 @@ def main():
         shutil.copy(FIXTURES / "clip-tokenizer" / f, out / f)
     shutil.copy(FIXTURES / "models" / "clip-tiny-a" / "preprocessor_config.json", out / "preprocessor_config.json")
 
-    onnx_dir = out / "onnx"
-    onnx_dir.mkdir(exist_ok=True)
-    ids = torch.ones(2, 12, dtype=torch.int64)
-    with torch.no_grad():
-        torch.onnx.export(TextFeatures(model), (ids, torch.ones_like(ids)), str(onnx_dir / "text.onnx"),
-                          input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                        "attention_mask": {0: "batch", 1: "sequence"}, "text_embeds": {0: "batch"}},
-                          opset_version=14, do_constant_folding=True, dynamo=False)
-        torch.onnx.export(ImageFeatures(model), (torch.zeros(2, 3, 224, 224),), str(onnx_dir / "vision.onnx"),
-                          input_names=["pixel_values"], output_names=["image_embeds"],
-                          dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
-                          opset_version=14, do_constant_folding=True, dynamo=False)
+    export_clip_onnx(model, out / "onnx")
     (out / "README.txt").write_text("Random weights with CLIP ViT-B/32's shapes, for benchmarks only.\n")
     print(json.dumps({"out": str(out), "files": sorted(p.name for p in out.rglob("*") if p.is_file())}))
 
