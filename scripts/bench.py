@@ -12,9 +12,13 @@ items/s as the median over rounds, the ratios clipclap/ORT and clipclap/PyTorch 
 medians, and the range of the per-round ratios. clipclap also reports load time, mapped vs
 copied weights and peak RSS. Create the models with scripts/make_bench_model.py.
 
-clipclap runs twice per round: on the checkpoint as stored ("clipclap", [out, in] weights),
-and with packed weights ("packed": `clipclap pack` writes model.packed.safetensors once,
-beside the checkpoint, if it is not there yet). Both map their weights; neither copies them.
+clipclap runs four times per round: on the checkpoint as stored ("clipclap", [out, in] weights,
+`--no-pack`), with packed weights ("packed": `clipclap pack` writes model.packed.safetensors
+once, beside the checkpoint, if it is not there yet), and at --precision bf16 and int8.
+ONNX Runtime runs the same ONNX at fp32 and dynamically quantised to int8 (`quantize_dynamic`,
+MatMul/Gemm, QInt8 weights; cached beside it as *.int8.onnx). The table adds bf16 / ORT fp32
+and int8 / ORT int8, and, with --cosines N (default 32), each reduced precision's min cosine to
+its own engine's fp32 on N generated inputs (scripts/precision_accuracy.py).
 """
 import argparse
 import json
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def median_seconds(fn, warmup, iters):
@@ -60,6 +65,7 @@ def main():
     ap.add_argument("--modality", default="image,text", help="image and/or text for CLIP; CLAP is always audio")
     ap.add_argument("--rounds", type=int, default=3, help="repeat the whole comparison, engines interleaved")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--cosines", type=int, default=32, help="inputs for the cosine columns (0: none)")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     clap = json.loads((args.model / "config.json").read_text()).get("model_type") == "clap"
@@ -89,8 +95,15 @@ def main():
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sessions = {m: ort.InferenceSession(str(args.model / "onnx" / onnx_file[m]), so, providers=["CPUExecutionProvider"])
-                for m in modalities}
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    sessions, int8_sessions = {}, {}
+    for m in modalities:
+        f = args.model / "onnx" / onnx_file[m]
+        q = f.with_suffix(".int8.onnx")
+        if not q.exists():
+            quantize_dynamic(str(f), str(q), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
+        sessions[m] = ort.InferenceSession(str(f), so, providers=["CPUExecutionProvider"])
+        int8_sessions[m] = ort.InferenceSession(str(q), so, providers=["CPUExecutionProvider"])
     if clap:
         model = ClapAudioModelWithProjection.from_pretrained(str(args.model)).eval()
     else:
@@ -106,18 +119,19 @@ def main():
         if f != packed_file:
             (as_stored / f.name).symlink_to(f.resolve())
 
-    def bench_cmd(model):
+    def bench_cmd(model, *extra):
         return [str(args.binary), "bench", "--model", str(model), "--json", "--batch", args.batch,
                 "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
-                "--modality", args.modality, "--captions", str(args.captions)]
+                "--modality", args.modality, "--captions", str(args.captions), *extra]
     rounds = []
     reports = {}  # the last round's `clipclap bench --json` per engine: load time, RSS
     for r in range(args.rounds):
         results = {}
-        for engine, model_dir in (("clipclap", as_stored), ("packed", args.model)):
-            report = json.loads(subprocess.run(bench_cmd(model_dir), check=True, capture_output=True, text=True).stdout)
-            if (report["packed_weight_mib"] > 0) != (engine == "packed"):
-                sys.exit(f"clipclap bench on {model_dir}: packed weights {'not ' if engine == 'packed' else ''}used")
+        for engine, model_dir, extra in (("clipclap", as_stored, ["--no-pack"]), ("packed", args.model, []),
+                                         ("bf16", as_stored, ["--precision", "bf16"]), ("int8", as_stored, ["--precision", "int8"])):
+            report = json.loads(subprocess.run(bench_cmd(model_dir, *extra), check=True, capture_output=True, text=True).stdout)
+            if engine == "clipclap" and report["packed_weight_mib"] > 0:
+                sys.exit(f"clipclap bench on {model_dir}: packed weights used")
             for row in report["results"]:
                 results[(engine, row["modality"], row["batch"])] = row["items_per_s"]
             reports[engine] = report
@@ -126,6 +140,8 @@ def main():
                 feed = inputs[(m, b)]
                 results[("onnxruntime", m, b)] = b / median_seconds(lambda: sessions[m].run(None, feed),
                                                                     args.warmup, args.iters)
+                results[("ort-int8", m, b)] = b / median_seconds(lambda: int8_sessions[m].run(None, feed),
+                                                                 args.warmup, args.iters)
         with torch.inference_mode():
             for m in modalities:
                 for b in batches:
@@ -152,22 +168,39 @@ def main():
               f"{ours['front_end_pct_of_tower']:.1f} %)")
     print(f"packed: {packed['packed_weight_mib']:.0f} MiB of packed weights mapped, load {packed['load_ms']:.0f} ms, "
           f"RSS after load {packed['rss_after_load_mib']:.0f} MiB, peak RSS {packed['peak_rss_mib']:.0f} MiB")
-    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>11} {'packed/s':>9} {'ORT/s':>9} {'PyTorch/s':>10} "
-          f"{'vs ORT':>7} {'(rounds)':>12} {'packed vs ORT':>14} {'(rounds)':>12} {'vs PyTorch':>10}")
+    cos = {}
+    if args.cosines:
+        import precision_accuracy as pa
+        with tempfile.TemporaryDirectory(prefix="clipclap-bench-cos-") as tmp:
+            work = Path(tmp)
+            (work / "images").mkdir()
+            inputs = {"image": pa.images(work / "images", args.cosines), "text": pa.texts(args.cosines)}
+            for row in pa.study(args.model, args.binary, inputs, args.cosines, work):
+                cos[row["tower"]] = row
+    print(f"{'modality':8} {'batch':>5} {'clipclap/s':>10} {'packed/s':>9} {'bf16/s':>8} {'int8/s':>8} {'ORT/s':>8} "
+          f"{'ORT int8/s':>10} {'PyTorch/s':>9} {'packed/ORT':>10} {'(rounds)':>10} {'bf16/ORT':>8} {'(rounds)':>10} "
+          f"{'int8/ORT int8':>13} {'(rounds)':>10} {'cos bf16':>8} {'cos int8':>8} {'cos ORT int8':>12}")
     rows = []
     for m in modalities:
         for b in batches:
-            c, k, o, p = (results[(e, m, b)] for e in ("clipclap", "packed", "onnxruntime", "pytorch"))
-            per_round = [rd[("clipclap", m, b)] / rd[("onnxruntime", m, b)] for rd in rounds]
-            packed_per_round = [rd[("packed", m, b)] / rd[("onnxruntime", m, b)] for rd in rounds]
-            rows.append({"modality": m, "batch": b, "clipclap": c, "packed": k, "onnxruntime": o, "pytorch": p,
-                         "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p,
-                         "ratio_vs_onnxruntime_per_round": per_round,
-                         "packed_ratio_vs_onnxruntime": k / o, "packed_ratio_vs_onnxruntime_per_round": packed_per_round})
-            span = f"{min(per_round):.2f}-{max(per_round):.2f}"
-            packed_span = f"{min(packed_per_round):.2f}-{max(packed_per_round):.2f}"
-            print(f"{m:8} {b:5d} {c:11.2f} {k:9.2f} {o:9.2f} {p:10.2f} {c / o:6.2f}x {span:>12} {k / o:13.2f}x "
-                  f"{packed_span:>12} {c / p:9.2f}x")
+            c, k, bf, i8, o, oq, p = (results[(e, m, b)] for e in ("clipclap", "packed", "bf16", "int8", "onnxruntime",
+                                                                     "ort-int8", "pytorch"))
+            def span(num, den):
+                r = [rd[(num, m, b)] / rd[(den, m, b)] for rd in rounds]
+                return r, f"{min(r):.2f}-{max(r):.2f}"
+            packed_rounds, packed_span = span("packed", "onnxruntime")
+            bf_rounds, bf_span = span("bf16", "onnxruntime")
+            i8_rounds, i8_span = span("int8", "ort-int8")
+            cr = cos.get(m, {})
+            cb, ci, co = (cr.get(key, {}).get("min_cos", float("nan")) for key in ("clipclap_bf16", "clipclap_int8", "ort_int8"))
+            rows.append({"modality": m, "batch": b, "clipclap": c, "packed": k, "bf16": bf, "int8": i8, "onnxruntime": o,
+                         "ort_int8": oq, "pytorch": p, "ratio_vs_onnxruntime": c / o, "ratio_vs_pytorch": c / p,
+                         "packed_ratio_vs_onnxruntime": k / o, "packed_ratio_vs_onnxruntime_per_round": packed_rounds,
+                         "bf16_ratio_vs_onnxruntime": bf / o, "bf16_ratio_vs_onnxruntime_per_round": bf_rounds,
+                         "int8_ratio_vs_ort_int8": i8 / oq, "int8_ratio_vs_ort_int8_per_round": i8_rounds,
+                         "min_cos_bf16": cb, "min_cos_int8": ci, "min_cos_ort_int8": co})
+            print(f"{m:8} {b:5d} {c:10.2f} {k:9.2f} {bf:8.2f} {i8:8.2f} {o:8.2f} {oq:10.2f} {p:9.2f} {k / o:9.2f}x "
+                  f"{packed_span:>10} {bf / o:7.2f}x {bf_span:>10} {i8 / oq:12.2f}x {i8_span:>10} {cb:8.5f} {ci:8.5f} {co:12.5f}")
     if args.json:
         args.json.write_text(json.dumps({"machine": cpu_name(), "threads": args.threads, "clipclap": ours,
                                          "packed": packed, "rows": rows}, indent=2) + "\n")

@@ -109,10 +109,10 @@ def clipclap(binary, model, precision, flag, items):
     return np.array(out)
 
 
-def ort_sessions(onnx_file: Path, cache: Path):
+def ort_sessions(onnx_file: Path):
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    q = cache / (onnx_file.stem + ".int8.onnx")
+    q = onnx_file.with_suffix(".int8.onnx")  # cached beside it, as scripts/bench.py does
     if not q.exists():
         quantize_dynamic(str(onnx_file), str(q), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
     so = ort.SessionOptions()
@@ -187,7 +187,7 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
                 fe = AutoFeatureExtractor.from_pretrained(str(model))
                 feats = [fe(sf.read(p)[0], sampling_rate=fe.sampling_rate, return_tensors="np")["input_features"] for p in items_in]
                 feeds = {"input_features": np.concatenate(feats).astype(np.float32)}
-            sessions = ort_sessions(onnx_dir / onnx_name, work if onnx_dir == model / "onnx" else onnx_dir)
+            sessions = ort_sessions(onnx_dir / onnx_name)
             ort = {p: ort_run(s, feeds) for p, s in sessions.items()}
             row["ort_int8"] = compare(ort["fp32"], ort["int8"])
             row["clipclap_fp32_vs_ort_fp32"] = compare(ort["fp32"], vec["fp32"])["min_cos"]

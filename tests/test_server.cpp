@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "core/gemm.h"
+#include "model/embedder.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -269,10 +270,47 @@ TEST(Serve, PackedWeightsAreServedAndTheLogSaysWhich) {
                  "packed");
   if (gemm_prefers_packed_layout()) {
     EXPECT_NE(packed.log().find(", packed weights"), std::string::npos) << packed.log();
-    ServerProcess plain({"--model", test::fixture("models/clipclap-tiny")});
+    ServerProcess plain({"--model", test::fixture("models/clipclap-tiny")});  // packs in memory
     ASSERT_GT(plain.port(), 0) << plain.log();
-    EXPECT_NE(plain.log().find("clipclap pack --model"), std::string::npos) << plain.log();
+    EXPECT_NE(plain.log().find(", weights packed at load"), std::string::npos) << plain.log();
+    ServerProcess in_place({"--model", test::fixture("models/clipclap-tiny"), "--no-pack"});
+    ASSERT_GT(in_place.port(), 0) << in_place.log();
+    EXPECT_NE(in_place.log().find("clipclap pack --model"), std::string::npos) << in_place.log();
   }
+}
+
+// --precision for every model or one by name: /v1/models and /api/models say which, the start-up
+// line too, and the vectors are the engine's at that precision.
+TEST(Serve, PrecisionPerModel) {
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny"), "--model", test::fixture("models/clip-tiny-a"),
+                   "--precision", "bf16", "--precision", "clip-tiny-a=int8"});
+  ASSERT_GT(s.port(), 0) << s.log();
+  httplib::Client c("127.0.0.1", s.port());
+  auto models = json::parse(c.Get("/v1/models")->body);
+  std::map<std::string, std::string> precision;
+  for (const auto& m : models["data"]) precision[m["id"]] = m["precision"];
+  EXPECT_EQ(precision["clipclap-tiny"], "bf16");
+  EXPECT_EQ(precision["clip-tiny-a"], "int8");
+  EXPECT_EQ(json::parse(c.Get("/api/models")->body)["models"][0]["precision"], "bf16");
+  EXPECT_NE(s.log().find("int8) from"), std::string::npos) << s.log();
+  const std::string body = json{{"model", "clip-tiny-a"}, {"input", {"a photo of a cat", image_part("images/photo_420.jpg")}}}.dump();
+  const auto got = embeddings_of(post(s.port(), "/api/embed", body));
+  ASSERT_EQ(got.size(), 2u);
+  WeightOptions int8;
+  int8.precision = Precision::kInt8;
+  auto engine_int8 = Embedder::load(test::fixture("models/clip-tiny-a"), int8);
+  ASSERT_TRUE(engine_int8.ok());
+  auto text = (*engine_int8)->embed_texts({"a photo of a cat"});
+  ASSERT_TRUE(text.ok());
+  EXPECT_LE(test::max_abs_diff(text->row(0), got[0]), 1e-6);
+  EXPECT_EQ(s.terminate(), 0);
+  // a name that is not served, and an unknown precision, are refused before anything loads
+  ServerProcess bad({"--model", test::fixture("models/clip-tiny-a"), "--precision", "nosuch=int8"});
+  EXPECT_EQ(bad.port(), 0);
+  EXPECT_NE(bad.log().find("no model named nosuch"), std::string::npos) << bad.log();
+  ServerProcess unknown({"--model", test::fixture("models/clip-tiny-a"), "--precision", "fp16"});
+  EXPECT_EQ(unknown.port(), 0);
+  EXPECT_NE(unknown.log().find("fp32, bf16 or int8"), std::string::npos) << unknown.log();
 }
 
 TEST(Serve, ApiKeyIsRequired) {

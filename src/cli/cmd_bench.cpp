@@ -33,6 +33,7 @@ const std::vector<Flag> kFlags = {
     {"warmup", "N", "untimed runs first", "3"},
     {"threads", "N", "threads (0 = all cores)", "0"},
     kPrecisionFlag,
+    {"no-pack", "", "fp32 without a pack file: read the mapped weights in place (as serve --no-pack)"},
     {"json", "", "print JSON instead of a table"},
     {"help", "", "show this text"},
 };
@@ -220,7 +221,9 @@ int cmd_bench(int argc, char** argv) {
   nlohmann::json report = {{"engine", "clipclap"}, {"model", dir}, {"threads", num_threads()}, {"iters", iters.value()},
                            {"precision", precision_name(precision.value())}};
   const Timing timing{warmup.value(), iters.value()};
-  const WeightOptions options{precision.value()};
+  WeightOptions options;
+  options.precision = precision.value();
+  options.pack_at_load = !args->has("no-pack");
   Status st = clap ? bench_clap(dir, options, batches.value(), timing, report)
                    : bench_clip(dir, options, batches.value(), do_image, do_text, captions, timing, report);
   if (!st.ok()) return fail(st.error().message, 1);
