@@ -39,10 +39,11 @@ class BatcherWaits : public ::testing::Test {
     rebuild(5ms);
   }
 
-  void rebuild(std::chrono::milliseconds max_wait) {
+  void rebuild(std::chrono::milliseconds max_wait, int max_batch_tokens = 1024) {
     batcher_.reset();
     BatcherOptions opts;
     opts.max_batch = 4;
+    opts.max_batch_tokens = max_batch_tokens;
     opts.max_wait = max_wait;
     opts.incoming_wait = 60s;  // only the requests themselves end the wait in these tests
     batcher_ = std::make_unique<Batcher>(opts, metrics_);
@@ -172,6 +173,28 @@ TEST_F(BatcherWaits, OnlyMaxWaitWhenNothingIsComing) {
   auto job = submit_text("a dog");
   EXPECT_TRUE(job.done_within(10s));
   EXPECT_LT(Clock::now() - start, 5s);  // not incoming_wait's 60 s
+}
+
+// One long text does not pad the short ones: with a budget of 40 tokens, a 30-token text and
+// three 3-token texts queued together run as [long], [short × 3] (30 × 2 > 40), not one batch.
+TEST_F(BatcherWaits, TextBatchesKeepToTheTokenBudget) {
+  rebuild(200ms, 40);
+  std::string long_text;
+  for (int i = 0; i < 28; ++i) long_text += "word ";
+  ASSERT_GE(model_->tokenize(long_text)->size(), 21u);
+  std::vector<Submitted> jobs = {submit_text(long_text), submit_text("a dog"), submit_text("a cat"), submit_text("a cow")};
+  for (const auto& j : jobs) EXPECT_TRUE(j.done_within(10s));
+  const auto [items, batches] = batch_totals(metrics_);
+  EXPECT_EQ(items, 4);
+  EXPECT_EQ(batches, 2);
+  // without the budget's limit they share one batch
+  rebuild(200ms, 1 << 20);
+  const auto [items0, batches0] = batch_totals(metrics_);
+  jobs = {submit_text(long_text), submit_text("a dog"), submit_text("a cat"), submit_text("a cow")};
+  for (const auto& j : jobs) EXPECT_TRUE(j.done_within(10s));
+  const auto [items1, batches1] = batch_totals(metrics_);
+  EXPECT_EQ(items1 - items0, 4);
+  EXPECT_EQ(batches1 - batches0, 1);
 }
 
 }  // namespace

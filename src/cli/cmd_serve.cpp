@@ -29,6 +29,7 @@ const std::vector<Flag> kFlags = {
     {"api-key", "KEY", "require 'Authorization: Bearer KEY' (or X-API-Key) on /api and /v1 routes, checked before the body is read (or set CLIPCLAP_API_KEY)"},
     {"metrics-key", "KEY", "require this key (or the API key) on /metrics; without it /metrics is open (or set CLIPCLAP_METRICS_KEY)"},
     {"max-batch", "N", "items per inference batch", "32"},
+    {"max-batch-tokens", "N", "a text batch holds at most N tokens, counted as its longest text × its texts (padding included); a longer text goes alone", "1024"},
     {"max-wait-ms", "MS", "how long the first item of a batch waits for others (up to 100 ms more while requests that have arrived are still being parsed or prepared)", "5"},
     {"max-queue", "N", "items waiting across all models; more get 503 with Retry-After", "1024"},
     {"max-items", "N", "items per request", "256"},
@@ -86,6 +87,7 @@ int cmd_serve(int argc, char** argv) {
   };
   const int port = number("port", 8080, 0, 65535), threads = number("threads", 0, 0, 1024);
   o.batching.max_batch = number("max-batch", 32, 1, 4096);
+  o.batching.max_batch_tokens = number("max-batch-tokens", 1024, 1, 1 << 24);
   o.batching.max_wait = std::chrono::milliseconds(number("max-wait-ms", 5, 0, 600000));
   o.batching.max_queue = static_cast<size_t>(number("max-queue", 1024, 1, 10'000'000));
   o.parse.max_items = static_cast<size_t>(number("max-items", 256, 1, 100000));

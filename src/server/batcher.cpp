@@ -138,12 +138,19 @@ std::vector<Batcher::Item> Batcher::take_batch(Lane& lane) {
     per_job[it->second].push_back(i);
   }
   std::vector<size_t> chosen;
+  size_t longest = 0;  // text: tokens of the longest chosen
+  const bool text = lane.modality == Modality::kText;
   for (size_t round = 0; chosen.size() < static_cast<size_t>(opts_.max_batch); ++round) {
     bool any = false;
     for (const auto& positions : per_job) {
       if (round < positions.size() && chosen.size() < static_cast<size_t>(opts_.max_batch)) {
-        chosen.push_back(positions[round]);
         any = true;
+        if (text) {  // over the token budget: it waits for the next batch
+          const size_t tokens = std::max(longest, lane.items[positions[round]].data.ids.size());
+          if (!chosen.empty() && tokens * (chosen.size() + 1) > static_cast<size_t>(opts_.max_batch_tokens)) continue;
+          longest = tokens;
+        }
+        chosen.push_back(positions[round]);
       }
     }
     if (!any) break;

@@ -52,6 +52,10 @@ class Job {
 
 struct BatcherOptions {
   int max_batch = 32;
+  // Text batches are padded to their longest text: a batch holds at most this many tokens
+  // (longest × items), so one long text does not pad many short ones (TEI's max batch tokens).
+  // A text longer than the budget still goes, alone.
+  int max_batch_tokens = 1024;
   std::chrono::microseconds max_wait{5000};
   std::chrono::microseconds incoming_wait{100000};  // beyond max_wait, for items still being prepared
   size_t max_queue = 1024;  // items waiting across all lanes; beyond it requests get 503
