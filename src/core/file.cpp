@@ -72,6 +72,10 @@ Result<std::shared_ptr<MappedFile>> MappedFile::open_range(const std::string& pa
   return m;
 }
 
+void MappedFile::release_pages() const {
+  if (map_base_ && map_size_) madvise(map_base_, map_size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (map_base_) munmap(map_base_, map_size_);
 }

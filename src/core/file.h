@@ -33,6 +33,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops this process's pages of the mapping (they stay in the page cache and fault back in
+  // when read again): after the linear weights were copied into the GEMM's form, the pages
+  // read to make them would otherwise count in RSS for good.
+  void release_pages() const;
 
  private:
   MappedFile() = default;

@@ -44,10 +44,11 @@ constexpr int kWeightLevels = 127;  // s8 weights in [-127, 127]: symmetric, so 
 // channel scales absorb it). Outliers planted through γ, as trained ViTs grow them, are what
 // this evens out; with all γ equal it only balances the weights' columns.
 std::vector<float> smoothing(const LayerNorm& norm, const float* w, int in, int out) {
-  std::vector<float> s(static_cast<size_t>(in), 1.0f);
+  std::vector<float> s(static_cast<size_t>(in), 1.0f), column_max(static_cast<size_t>(in), 0.0f);
+  for (int n = 0; n < out; ++n)
+    for (int k = 0; k < in; ++k) column_max[k] = std::max(column_max[k], std::fabs(w[static_cast<size_t>(n) * in + k]));
   for (int k = 0; k < in; ++k) {
-    float wmax = 0;
-    for (int n = 0; n < out; ++n) wmax = std::max(wmax, std::fabs(w[static_cast<size_t>(n) * in + k]));
+    const float wmax = column_max[k];
     const float range = std::fabs(norm.gamma[k]) + (norm.beta ? std::fabs(norm.beta[k]) : 0.0f);
     if (wmax > 0 && range > 0 && std::isfinite(range / wmax)) s[k] = std::clamp(std::sqrt(range / wmax), 1.0f / 1024, 1024.0f);
   }
@@ -79,17 +80,16 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
     return r;
   }
   if (precision_ == Precision::kBf16) {
-    std::vector<uint16_t> bits(n_in * out);
-    for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bfloat16(w[i]);
     if (bf16_gemm_native()) {
+      std::vector<uint16_t> bits(n_in * out);
+      for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bfloat16(w[i]);
       r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
-    } else {
-      std::vector<float> values(bits.size());
-      for (size_t i = 0; i < bits.size(); ++i) values[i] = bfloat16_to_float(bits[i]);
-      r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
-      // not a pack-file tensor: the file holds the bits, and loading expands them again
-      r.bf16_as_fp32 = reinterpret_cast<const float*>(owned_.emplace_back(values.size() * 4).data());
-      std::memcpy(const_cast<float*>(r.bf16_as_fp32), values.data(), values.size() * 4);
+    } else {  // only the rounded values are kept; a pack file gets their bits when it is written
+      std::vector<uint8_t>& bytes = owned_.emplace_back(n_in * out * 4);
+      float* values = reinterpret_cast<float*>(bytes.data());
+      for (size_t i = 0; i < n_in * out; ++i) values[i] = bfloat16_to_float(float_to_bfloat16(w[i]));
+      r.bf16_as_fp32 = values;
+      expanded_.push_back({name, {out, in}, values});
     }
     return r;
   }
@@ -176,6 +176,17 @@ Result<std::shared_ptr<GemmWeights>> GemmWeights::map(const std::string& path, c
   return w;
 }
 
+const std::vector<TensorView>& GemmWeights::tensors() const {
+  for (const Expanded& e : expanded_) {  // bf16 kept as fp32 values: their bits, once
+    std::vector<uint8_t>& bytes = owned_.emplace_back(static_cast<size_t>(e.shape[0] * e.shape[1]) * 2);
+    auto* bits = reinterpret_cast<uint16_t*>(bytes.data());
+    for (size_t i = 0; i < bytes.size() / 2; ++i) bits[i] = float_to_bfloat16(e.values[i]);
+    views_.push_back({e.name, e.shape, bits, "BF16", bytes.size()});
+  }
+  expanded_.clear();
+  return views_;
+}
+
 const std::map<std::string, std::string>& GemmWeights::metadata() const {
   static const std::map<std::string, std::string> none;
   return file_ ? file_->metadata() : none;
@@ -184,6 +195,7 @@ const std::map<std::string, std::string>& GemmWeights::metadata() const {
 size_t GemmWeights::bytes() const {
   size_t total = 0;
   for (const auto& v : views_) total += v.bytes;
+  for (const auto& e : expanded_) total += static_cast<size_t>(e.shape[0] * e.shape[1]) * 4;
   return total;
 }
 

@@ -65,7 +65,7 @@ class GemmWeights {
                                const LayerNorm* input_norm);
 
   // Everything made or mapped so far, to write as a pack file.
-  const std::vector<TensorView>& tensors() const { return views_; }
+  const std::vector<TensorView>& tensors() const;
   size_t bytes() const;
   bool mapped() const { return file_ != nullptr; }
   const std::map<std::string, std::string>& metadata() const;  // the file's (empty when made in memory)
@@ -77,8 +77,14 @@ class GemmWeights {
 
   Precision precision_;
   std::unique_ptr<SafeTensors> file_;
-  std::deque<std::vector<uint8_t>> owned_;  // deque: element addresses stay stable
-  std::vector<TensorView> views_;
+  mutable std::deque<std::vector<uint8_t>> owned_;  // deque: element addresses stay stable
+  mutable std::vector<TensorView> views_;
+  struct Expanded {  // bf16 on a CPU without a bf16 GEMM: fp32 values, bits made for a pack file
+    std::string name;
+    std::vector<int64_t> shape;
+    const float* values;
+  };
+  mutable std::vector<Expanded> expanded_;
 };
 
 // Whether this CPU's int8 GEMM adds u8·s8 pairs without saturating (VNNI does; AVX2's

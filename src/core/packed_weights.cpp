@@ -52,6 +52,10 @@ Result<PackedSummary> write_packed_weights(const std::string& weights_path) {
   return summary;
 }
 
+void release_checkpoint_pages(const SafeTensors& weights) {
+  if (weights.gemm_weights() && !weights.gemm_weights()->mapped()) weights.release_pages();
+}
+
 std::string gemm_weights_path(const std::string& weights_path, Precision precision) {
   return std::filesystem::path(weights_path).replace_filename(std::string("model.packed-") + precision_name(precision) + ".safetensors").string();
 }

@@ -50,6 +50,10 @@ std::string gemm_weights_path(const std::string& weights_path, Precision precisi
 Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes,
                              const WeightOptions& options = {});
 
+// After the towers loaded: when the GEMM's weights were made in memory, the checkpoint pages
+// read to make them are dropped from RSS (MappedFile::release_pages).
+void release_checkpoint_pages(const SafeTensors& weights);
+
 // Writes the bf16 or int8 weights a loaded model made (GemmWeights::tensors of its towers)
 // as the pack file of that precision, atomically.
 // `stamp`: the checkpoint's file_stamp when the model was loaded; a checkpoint changed since is

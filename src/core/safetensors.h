@@ -34,6 +34,7 @@ class SafeTensors {
   // mapped (serving CLAP's audio tower never maps its text tower).
   static Result<SafeTensors> open(const std::string& path, const std::vector<std::string>& prefixes);
   size_t mapped_bytes() const { return file_->size(); }
+  void release_pages() const { file_->release_pages(); }  // MappedFile::release_pages
 
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
   std::vector<std::string> names() const;

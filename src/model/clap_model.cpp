@@ -53,6 +53,7 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir, const
   auto tower = HtsatTower::load(m->weights_, tower_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();
+  release_checkpoint_pages(m->weights_);
   return m;
 }
 

@@ -24,6 +24,7 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   auto tower = ClapTextTower::load(m->weights_, text_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();
+  release_checkpoint_pages(m->weights_);
   return m;
 }
 

@@ -56,6 +56,7 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
   auto vision = ClipVisionTower::load(m->weights_, vision_config.value());
   if (!vision.ok()) return in_dir(vision.error());
   m->vision_ = std::move(vision).value();
+  release_checkpoint_pages(m->weights_);
   if (m->text_.config().projection_dim != m->vision_.config().projection_dim)
     return error("model " + dir + ": text and vision projections differ in size");
   return m;
