@@ -162,9 +162,11 @@ int cmd_serve(int argc, char** argv) {
     if (eq == std::string::npos) default_precision = p.value();
     else model_precision[spec.substr(0, eq)] = p.value();
   }
-  for (const auto& [name, p] : model_precision)
+  for (const auto& chosen : model_precision) {  // not a structured binding: the lambda captures it (clang < 16)
+    const std::string& name = chosen.first;
     if (std::none_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == name; }))
-      return fail("--precision " + name + "=" + precision_name(p) + ": no model named " + name + " is served", 2);
+      return fail("--precision " + name + "=" + precision_name(chosen.second) + ": no model named " + name + " is served", 2);
+  }
 
   std::vector<ServedModel> models;
   for (const auto& [name, dir] : wanted) {
