@@ -238,7 +238,7 @@ TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
   const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");
   double worst_cos = 1, worst_diff = 0;
   std::vector<Audio> batch;
-  std::vector<std::vector<float>> batch_want;
+  std::vector<std::vector<float>> batch_want, batch_single;
   for (const auto& e : ref["audio"]) {
     const std::string f = e["file"];
     auto a = decode_audio_file(test::fixture("audio/" + f));
@@ -258,12 +258,16 @@ TEST_P(ClapParity, AudioEmbeddingsMatchHuggingFace) {
       if (mode_name == "all") {
         batch.push_back(a.value());
         batch_want.push_back(want);
+        batch_single.emplace_back(v->row(0), v->row(0) + v->dim);
       }
     }
   }
   auto batched = m->embed_audio(batch, {});  // clips batched together give the same vectors
   ASSERT_TRUE(batched.ok());
-  for (size_t i = 0; i < batch.size(); ++i) EXPECT_GE(test::cosine(batched->row(i), batch_want[i]), test::kMinCosine);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_GE(test::cosine(batched->row(i), batch_want[i]), test::kMinCosine);
+    EXPECT_LE(test::max_abs_diff(batched->row(i), batch_single[i]), 1e-6) << "clip " << i << " batched vs alone";
+  }
   std::printf("%s audio parity: %zu clips (+ long-audio modes), min cosine %.8f, max |diff| %.2e\n",
               GetParam().c_str(), ref["audio"].size(), worst_cos, worst_diff);
 }

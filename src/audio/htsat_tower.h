@@ -75,7 +75,12 @@ class HtsatTower {
     BatchNorm local_bn1, local_bn2, global_bn1, global_bn2;
   };
 
-  Result<Embeddings> embed_clips(const float* features, int count, int frames) const;
+  // The stride-P patch embedding (with the fusion block and patch norm): [count * tokens, embed_dim].
+  Scratch embed_patches(const float* features, int count, int frames) const;
+  // Stages [from, to) on x ([count * tokens, dim]), patch merging included.
+  void run_stages(Scratch& x, int count, size_t from, size_t to) const;
+  // Final norm, mean over tokens, projection head, L2.
+  Embeddings pool_and_project(Scratch& x, int count) const;
   void mel_to_image(const float* features, int images, int frames, float* image) const;
   void fuse(const float* image, int count, float* global) const;
   void block_forward(const Block& b, const Stage& s, Scratch& x, int count) const;
