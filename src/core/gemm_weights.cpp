@@ -219,14 +219,30 @@ int int8_activation_levels() {
 
 bool bf16_gemm_native() {
   static const bool native = [] {
+    // A bf16 GEMM that exists, is not a reference loop, and gives the fp32 sums of the same
+    // bf16 values (within fp32 rounding) on a small product: otherwise bf16 is emulated.
     using dt = dnnl::memory::data_type;
     try {
       dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(dnnl::memory::desc({16, 64}, dt::bf16, {64, 1}),
-                                                         dnnl::memory::desc({64, 64}, dt::bf16, {1, 64}),
-                                                         dnnl::memory::desc({16, 64}, dt::f32, {64, 1})),
-                                      engine);
-      return std::string(pd.impl_info_str()).rfind("ref", 0) != 0;  // a reference loop is no GEMM
+      dnnl::stream stream(engine);
+      const int64_t m = 16, k = 64, n = 32;
+      dnnl::memory::desc a_desc({m, k}, dt::bf16, {k, 1}), b_desc({k, n}, dt::bf16, {1, k}), c_desc({m, n}, dt::f32, {n, 1});
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), engine);
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return false;
+      std::vector<uint16_t> a(m * k), b(k * n);  // b as W [n, k]
+      std::vector<float> c(m * n);
+      for (int64_t i = 0; i < m * k; ++i) a[i] = float_to_bfloat16(static_cast<float>((i * 7) % 13) / 8 - 0.75f);
+      for (int64_t i = 0; i < k * n; ++i) b[i] = float_to_bfloat16(static_cast<float>((i * 5) % 11) / 16 - 0.3f);
+      dnnl::memory am(a_desc, engine, a.data()), bm(b_desc, engine, b.data()), cm(c_desc, engine, c.data());
+      dnnl::matmul(pd).execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+      stream.wait();
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double want = 0;
+          for (int64_t t = 0; t < k; ++t) want += double(bfloat16_to_float(a[i * k + t])) * bfloat16_to_float(b[j * k + t]);
+          if (std::fabs(c[i * n + j] - want) > 1e-4 * (1 + std::fabs(want))) return false;
+        }
+      return true;
     } catch (const dnnl::error&) {
       return false;
     }

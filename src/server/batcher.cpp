@@ -187,6 +187,10 @@ void Batcher::run() {
         full = lane.get();
       const Clock::time_point since = std::max(lane->items.front().at, idle_since_);
       auto due = since + opts_.max_wait;
+      // A lone client (its lane's last batch held one item, and no request is arriving or being
+      // prepared) does not wait for companions that are not coming: at concurrency 1 the wait
+      // was most of a short text's time. The first batch of more than one item ends this.
+      if (lane->alone && lane->incoming == 0 && arriving_ == 0) due = since;
       if (lane->incoming > 0) due += opts_.incoming_wait;
       else if (arriving_ > 0) due = std::max(due, std::min(last_arrival_ + opts_.max_wait, due + opts_.incoming_wait));
       if (!next || due < next_due) next = lane.get(), next_due = due;
@@ -206,6 +210,7 @@ void Batcher::run() {
     }
     std::vector<Item> batch = take_batch(*lane);
     if (batch.empty()) continue;
+    lane->alone = batch.size() == 1;
     lock.unlock();
     execute(*lane, batch);
     lock.lock();

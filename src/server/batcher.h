@@ -104,6 +104,7 @@ class Batcher {
     Modality modality;
     std::deque<Item> items;
     int incoming = 0;  // announced, still being prepared
+    bool alone = false;  // its last batch had one item: nobody came while it waited
   };
   void announce(const std::string& model, const std::vector<Modality>& items, int sign);
   void arriving(int sign);
