@@ -17,19 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A copy of clip-tiny-a whose model.safetensors is a real file (its time can be changed), the
-// other files linked; removed when the test process ends.
-std::string scratch_copy(const std::string& tag) {
-  const fs::path dir = fs::temp_directory_path() / ("clipclap_pack_" + std::to_string(::getpid()) + "_" + tag);
-  test::remove_at_exit(dir);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(test::fixture("models/clip-tiny-a"))) {
-    if (e.path().filename() == "model.safetensors") fs::copy_file(e.path(), dir / "model.safetensors");
-    else fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
-  }
-  return dir.string();
-}
+std::string scratch_copy(const std::string& tag) { return test::scratch_model_copy("clip-tiny-a", "pack_" + tag); }
 
 bool no_temporary_files(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir))

@@ -107,18 +107,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, PrecisionOnFixtures,
                            return n;
                          });
 
-// A copy of clipclap-tiny whose model.safetensors is a real file (its time can be changed).
-std::string scratch_bundle(const std::string& tag) {
-  const fs::path dir = fs::temp_directory_path() / ("clipclap_precision_" + std::to_string(::getpid()) + "_" + tag);
-  test::remove_at_exit(dir);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const auto& e : fs::directory_iterator(test::fixture("models/clipclap-tiny"))) {
-    if (e.path().filename() == "model.safetensors") fs::copy_file(e.path(), dir / "model.safetensors");
-    else fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
-  }
-  return dir.string();
-}
+std::string scratch_bundle(const std::string& tag) { return test::scratch_model_copy("clipclap-tiny", "precision_" + tag); }
 
 TEST(PrecisionPackFile, GivesTheVectorsMadeAtLoadAndIsMapped) {
   const std::string dir = scratch_bundle("same");

@@ -39,6 +39,21 @@ inline void remove_at_exit(const std::filesystem::path& dir) {
   dirs.list.push_back(dir);
 }
 
+// A scratch copy of a fixture model whose model.safetensors is a real file (its time can be
+// changed, pack files written beside it), the other files linked; removed at exit.
+inline std::string scratch_model_copy(const std::string& model, const std::string& tag) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("clipclap_" + tag + "_" + std::to_string(::getpid()));
+  remove_at_exit(dir);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(fixture("models/" + model))) {
+    if (e.path().filename() == "model.safetensors") fs::copy_file(e.path(), dir / "model.safetensors");
+    else fs::create_symlink(fs::canonical(e.path()), dir / e.path().filename());
+  }
+  return dir.string();
+}
+
 // "clip-tiny-a+packed" -> "clip-tiny-a": the reference vectors are the same.
 inline std::string base_model(const std::string& name) { return name.substr(0, name.find('+')); }
 
