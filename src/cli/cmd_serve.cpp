@@ -43,7 +43,7 @@ const std::vector<Flag> kFlags = {
     {"max-pixels", "N", "refuse larger images (decompression bombs)", "89478485"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"long-audio", "MODE", "audio longer than the model's window: windows, first, center or fusion (as embed)", "windows"},
-    {"precision", "P|NAME=P", "fp32 (exact), bf16 or int8 (faster; README \"Precision\"), for every model, or NAME=P for one model (by its served name); repeatable", "fp32", true},
+    {"precision", "P|NAME=P", "fp32 (exact), bf16 or int8 (faster; README \"Precision\"), for every model, or NAME=P for one model (by its served name)", "fp32", true},
     {"no-pack", "", "fp32 models without a pack file read their mapped weights in place instead of packing them in memory at load (less RSS, slower short texts on AVX-512)"},
     {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated entries: names (and their subdomains, at public addresses), IP addresses and CIDR ranges (internal addresses only this way; localhost allows loopback); off by default"},
     {"fetch-timeout-s", "N", "time limit of one fetch, resolving included", "20"},
