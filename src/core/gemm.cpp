@@ -159,6 +159,21 @@ dnnl::memory wrap(const dims_t& dims, const dims_t& strides, const void* p, dt t
   return dnnl::memory(dnnl::memory::desc(dims, type, strides), cpu_engine(), const_cast<void*>(p));
 }
 
+// y[rows, out] = x[rows, in] · Wᵀ with W read as [out, in] through strides, in these types.
+MatmulShape linear_shape(const Linear& l, int64_t rows, dt a_type, dt b_type, dt c_type) {
+  MatmulShape s;
+  s.a_dims = {rows, l.in};
+  s.a_strides = {l.in, 1};
+  s.b_dims = {l.in, l.out};
+  s.b_strides = {1, l.in};
+  s.c_dims = {rows, l.out};
+  s.c_strides = {l.out, 1};
+  s.a_type = a_type;
+  s.b_type = b_type;
+  s.c_type = c_type;
+  return s;
+}
+
 void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
   thread_local std::vector<uint8_t> scratch;
   const size_t need = mm.scratch.get_size();
@@ -196,16 +211,7 @@ void linear_int8(const Linear& l, const float* x, int64_t rows, float* y) {
     row_scale[m] = scale;
     row_zero[m] = zero;
   }
-  MatmulShape s;
-  s.a_dims = {rows, in};
-  s.a_strides = {in, 1};
-  s.b_dims = {in, out};
-  s.b_strides = {1, in};
-  s.c_dims = {rows, out};
-  s.c_strides = {out, 1};
-  s.a_type = dt::u8;
-  s.b_type = dt::s8;
-  s.c_type = dt::s32;
+  const MatmulShape s = linear_shape(l, rows, dt::u8, dt::s8, dt::s32);
   auto* sums = reinterpret_cast<int32_t*>(acc.data());
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, q, dt::u8)},
                                              {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, r.q8, dt::s8)},
@@ -230,15 +236,8 @@ void linear_bf16(const Linear& l, const float* x, int64_t rows, float* y) {
     Scratch bits((n + 1) / 2);
     auto* a = reinterpret_cast<uint16_t*>(bits.data());
     for (int64_t i = 0; i < n; ++i) a[i] = float_to_bfloat16(x[i]);
-    MatmulShape s;
-    s.a_dims = {rows, l.in};
-    s.a_strides = {l.in, 1};
-    s.b_dims = {l.in, l.out};
-    s.b_strides = {1, l.in};
-    s.c_dims = {rows, l.out};
-    s.c_strides = {l.out, 1};
+    MatmulShape s = linear_shape(l, rows, dt::bf16, dt::bf16, dt::f32);
     s.bias = l.bias != nullptr;
-    s.a_type = s.b_type = dt::bf16;
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(s.a_dims, s.a_strides, a, dt::bf16)},
                                                {DNNL_ARG_WEIGHTS, wrap(s.b_dims, s.b_strides, l.reduced.bf16, dt::bf16)},
                                                {DNNL_ARG_DST, wrap(s.c_dims, s.c_strides, y)}};
@@ -254,7 +253,6 @@ void linear_bf16(const Linear& l, const float* x, int64_t rows, float* y) {
   fp32.packed = nullptr;
   linear(fp32, rounded.data(), rows, y);
 }
-
 
 }  // namespace
 
@@ -278,14 +276,8 @@ void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   if (rows <= 0) return;
   if (l.precision == Precision::kInt8) return linear_int8(l, x, rows, y);
   if (l.precision == Precision::kBf16) return linear_bf16(l, x, rows, y);
-  MatmulShape s;
-  s.a_dims = {rows, l.in};
-  s.a_strides = {l.in, 1};
-  s.b_dims = {l.in, l.out};  // Wᵀ, read from W[out, in] through strides
-  s.b_strides = {1, l.in};
+  MatmulShape s = linear_shape(l, rows, dt::f32, dt::f32, dt::f32);
   s.b_packed = l.packed != nullptr;
-  s.c_dims = {rows, l.out};
-  s.c_strides = {l.out, 1};
   s.bias = l.bias != nullptr;
   dnnl::memory weights = s.b_packed ? dnnl::memory(packed_desc(s.b_dims), cpu_engine(), const_cast<float*>(l.packed))
                                     : wrap(s.b_dims, s.b_strides, l.weight);
@@ -295,7 +287,6 @@ void linear(const Linear& l, const float* x, int64_t rows, float* y) {
   if (l.bias) args.emplace(DNNL_ARG_BIAS, wrap({1, l.out}, {l.out, 1}, l.bias));
   run(cached_matmul(s), args);
 }
-
 
 void batched_matmul(const MatrixView& a, const MatrixView& b, const MatrixView& c) {
   MatmulShape s;
