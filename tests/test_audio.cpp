@@ -74,7 +74,7 @@ TEST(AudioResample, MatchesPythonSoxrHq) {
 }
 
 std::unique_ptr<ClapModel> load(const std::string& name) {
-  auto m = ClapModel::load(test::fixture_model(name));
+  auto m = ClapModel::load(test::fixture_model(name), test::fixture_weight_options(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (!m.ok()) return nullptr;
   EXPECT_EQ((*m)->packed_weight_bytes() > 0, test::expects_packed(name)) << name;

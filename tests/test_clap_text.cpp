@@ -60,7 +60,7 @@ TEST(RobertaTokenizer, Gpt2PreTokenizerCornerCases) {
 class ClapTextParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ClapTextParity, TextEmbeddingsMatchHuggingFace) {
-  auto m = ClapTextModel::load(test::fixture_model(GetParam()));
+  auto m = ClapTextModel::load(test::fixture_model(GetParam()), test::fixture_weight_options(GetParam()));
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ(m.value()->packed_weight_bytes() > 0, test::expects_packed(GetParam()));
   const auto ref = test::fixture_json("reference/" + test::base_model(GetParam()) + ".json");

@@ -15,7 +15,7 @@ namespace {
 class ClipParity : public ::testing::TestWithParam<std::string> {};
 
 std::unique_ptr<ClipModel> load(const std::string& name) {
-  auto m = ClipModel::load(test::fixture_model(name));
+  auto m = ClipModel::load(test::fixture_model(name), test::fixture_weight_options(name));
   EXPECT_TRUE(m.ok()) << m.error().message;
   if (!m.ok()) return nullptr;
   EXPECT_EQ((*m)->packed_weight_bytes() > 0, test::expects_packed(name)) << name;

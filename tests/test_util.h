@@ -54,6 +54,14 @@ inline std::string scratch_model_copy(const std::string& model, const std::strin
   return dir.string();
 }
 
+// How the parity tests load a fixture: a plain name reads its checkpoint in place (not packed at
+// load, which a machine preferring the packed layout would otherwise do), "+packed" maps its file.
+inline WeightOptions fixture_weight_options(const std::string& name) {
+  WeightOptions o;
+  o.pack_at_load = name.find('+') != std::string::npos;
+  return o;
+}
+
 // "clip-tiny-a+packed" -> "clip-tiny-a": the reference vectors are the same.
 inline std::string base_model(const std::string& name) { return name.substr(0, name.find('+')); }
 
