@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -406,6 +407,24 @@ TEST(Serve, SigtermFinishesRequestsInFlight) {
   EXPECT_NE(s.log().find("\"event\":\"draining\""), std::string::npos);
   httplib::Client late("127.0.0.1", s.port());
   EXPECT_FALSE(late.Get("/healthz"));  // gone
+}
+
+// A SIGTERM while clients hold keep-alive connections after embedding: draining closes each,
+// and whichever side lets go of a connection last must not deadlock the drain (it did, in about
+// one shutdown in three).
+TEST(Serve, SigtermWithKeepAliveClientsExits) {
+  for (int round = 0; round < 12; ++round) {
+    ServerProcess s({"--model", test::fixture("models/clipclap-tiny"), "--model", test::fixture("models/clip-tiny-a")});
+    ASSERT_GT(s.port(), 0);
+    std::vector<std::unique_ptr<httplib::Client>> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.push_back(std::make_unique<httplib::Client>("127.0.0.1", s.port()));
+      clients.back()->set_keep_alive(true);
+      auto r = clients.back()->Post("/api/embed", json{{"model", "clipclap-tiny"}, {"input", {"a b c"}}}.dump(), "application/json");
+      ASSERT_TRUE(r && r->status == 200);
+    }
+    EXPECT_EQ(s.terminate(10), 0) << "round " << round << ": the server did not exit on SIGTERM with idle connections open";
+  }
 }
 
 TEST(Soak, ThirtyTwoClientsForTwentySeconds) {  // run alone (ctest RUN_SERIAL): it measures memory

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -472,10 +473,16 @@ void HttpServer::drain() {
     s.acceptor.close(ignored);
     s.retry.cancel();
   });
-  std::lock_guard<std::mutex> lock(s.mu);
-  for (Connection* c : s.live)
-    if (auto alive = c->weak_from_this().lock()) alive->drain();  // (one being destroyed is not)
-  if (s.live.empty()) s.work.reset();
+  // The references are dropped after the lock is released: the last one to a connection runs its
+  // destructor, which takes the same lock to leave `live`.
+  std::vector<std::shared_ptr<Connection>> alive;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (Connection* c : s.live)
+      if (auto a = c->weak_from_this().lock()) alive.push_back(std::move(a));  // (one being destroyed is not)
+    if (s.live.empty()) s.work.reset();
+  }
+  for (auto& c : alive) c->drain();
 }
 
 }  // namespace cc
