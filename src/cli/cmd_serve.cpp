@@ -32,7 +32,7 @@ const std::vector<Flag> kFlags = {
     {"max-batch-tokens", "N", "a text batch holds at most N tokens, counted as its longest text × its texts (padding included); a longer text goes alone", "1024"},
     {"max-wait-ms", "MS", "how long the first item of a batch waits for others (up to 100 ms more while requests that have arrived are still being parsed or prepared)", "5"},
     {"max-queue", "N", "items waiting across all models; more get 503 with Retry-After", "1024"},
-    {"max-items", "N", "items per request", "256"},
+    {"max-items", "N", "items per request (LangChain's OpenAIEmbeddings sends 1,000)", "2048"},
     {"max-body-mb", "N", "request body limit, after chunked decoding (413 beyond); compressed bodies are refused (415)", "64"},
     {"max-inflight-mb", "N", "memory all requests may hold at once: bodies, decoded media, decoders' canvases, tensors waiting for a batch, responses (503 with Retry-After beyond; 413 for one request that could never fit)", "192"},
     {"timeout-s", "N", "per-request deadline (504 beyond); its queued items are dropped", "60"},
@@ -50,6 +50,7 @@ const std::vector<Flag> kFlags = {
     {"max-fetch-mb", "N", "size limit of one fetched file", "32"},
     {"fetch-threads", "N", "URLs fetched at once (a slow origin holds one of these, never a preparation thread)", "8"},
     {"http-threads", "N", "threads for network I/O (connections are events on these, not threads of their own)", "1"},
+    {"weaviate-model", "NAME", "the model answering Weaviate's POST /vectorize and GET /meta (multi2vec-bind, multi2vec-clip); needed when more than one model is served", "the only model"},
     {"help", "", "show this text"},
 };
 
@@ -68,7 +69,10 @@ int cmd_serve(int argc, char** argv) {
                      "Serves text, image and audio embeddings over HTTP:\n"
                      "  POST /api/embed       {\"model\", \"input\"} -> {\"model\", \"embeddings\"}; Accept: application/octet-stream\n"
                      "                        gives uint64 count, uint64 dim, then float32 little-endian vectors\n"
-                     "  POST /v1/embeddings   OpenAI-compatible (encoding_format float|base64, usage)\n"
+                     "  POST /v1/embeddings   OpenAI-compatible (encoding_format float|base64, usage); also POST /embeddings\n"
+                     "  POST /ai/v1/embed     antfly's embedder: OpenAI's shape, errors as {\"error\": \"message\"}\n"
+                     "  POST /vectorize       Weaviate's multi2vec-bind/-clip: {\"texts\",\"images\",\"audio\"} (bare base64)\n"
+                     "                        -> {\"textVectors\",\"imageVectors\",\"audioVectors\"}; GET /meta, /.well-known/live|ready\n"
                      "  GET  /v1/models /api/models /healthz /readyz /metrics\n"
                      "input: a string, a list of strings, or content parts: {\"type\":\"text\",\"text\"}, {\"type\":\"image_url\",\n"
                      "\"image_url\":{\"url\":\"data:image/png;base64,...\"}}, {\"type\":\"audio_url\",...}, {\"type\":\"input_audio\",\n"
@@ -90,7 +94,8 @@ int cmd_serve(int argc, char** argv) {
   o.batching.max_batch_tokens = number("max-batch-tokens", 1024, 1, 1 << 24);
   o.batching.max_wait = std::chrono::milliseconds(number("max-wait-ms", 5, 0, 600000));
   o.batching.max_queue = static_cast<size_t>(number("max-queue", 1024, 1, 10'000'000));
-  o.parse.max_items = static_cast<size_t>(number("max-items", 256, 1, 100000));
+  o.parse.max_items = static_cast<size_t>(number("max-items", 2048, 1, 100000));
+  o.weaviate_model = args->get("weaviate-model");
   o.http.max_body_bytes = static_cast<size_t>(number("max-body-mb", 64, 1, 4096)) << 20;
   o.max_inflight_bytes = static_cast<size_t>(number("max-inflight-mb", 192, 16, 1 << 20)) << 20;
   o.timeout_s = number("timeout-s", 60, 1, 86400);
@@ -198,6 +203,10 @@ int cmd_serve(int argc, char** argv) {
     models.push_back(std::move(m));
   }
   if (models.empty()) return fail("no model to serve", 1);
+  if (!o.weaviate_model.empty() && std::none_of(models.begin(), models.end(), [&](const ServedModel& m) {
+        return m.name == o.weaviate_model || std::find(m.aliases.begin(), m.aliases.end(), o.weaviate_model) != m.aliases.end();
+      }))
+    return fail("--weaviate-model " + o.weaviate_model + ": no model of that name is served", 2);
   return run_server(o, std::move(models));
 }
 

@@ -1,5 +1,6 @@
 // The server's request model: what a client asked for, after JSON parsing and before any
-// decoding, and the errors it can get back ({"error": {"message", "type", "param"}}).
+// decoding, and the errors it can get back ({"error": {"message", "type", "param"}}, or
+// {"error": "message"} on the routes of clients that read that shape).
 #pragma once
 
 #include <cstdint>
@@ -40,9 +41,13 @@ struct InputItem {
   std::vector<uint8_t> bytes;  // kImage / kAudio: the encoded file
   std::string fetch_url;       // http(s) media, fetched later (only with --allow-fetch)
   MemoryBudget::Hold fetched;  // the fetched bytes' share of the budget
+  std::string where;           // the request field it came from, as errors name it: "input", "input[2]", "images[0]"
 };
 
-enum class Api { kOllama, kOpenAI };  // POST /api/embed (the Go server's shape), POST /v1/embeddings
+// The request shapes: POST /api/embed (the Go server's), POST /v1/embeddings (OpenAI's), POST
+// /ai/v1/embed (antfly's "antfly" provider: OpenAI's, with images and audio both as image_url
+// parts) and POST /vectorize (Weaviate's multi2vec-bind and multi2vec-clip modules).
+enum class Api { kOllama, kOpenAI, kAntfly, kWeaviate };
 
 struct EmbedRequest {
   std::string model;  // empty: the only model, if there is exactly one
@@ -54,7 +59,7 @@ struct EmbedRequest {
 };
 
 struct ParseLimits {
-  size_t max_items = 256;
+  size_t max_items = 2048;  // LangChain's OpenAIEmbeddings sends 1,000 per request
   bool allow_fetch = false;
 };
 
@@ -62,7 +67,11 @@ struct ParseLimits {
 //   {"type":"text","text":…}  {"type":"image_url","image_url":{"url":…}}  {"type":"audio_url","audio_url":{"url":…}}
 //   {"type":"input_audio","input_audio":{"data":<base64>,"format":"wav|mp3|flac|ogg"}}
 //   {"type":"media","data":<base64>,"mime_type":…}
-// URLs are data: URIs, or http(s) when fetching is enabled. The body is read as a stream of
+// URLs are data: URIs, or http(s) when fetching is enabled; a data: URI's media type decides
+// the modality (antfly sends audio as image_url). Weaviate's body has lists instead of `input`:
+//   {"texts": [...], "images": [<base64>...], "audio": [<base64>...]}   (video, imu, thermal,
+// depth: refused, 422), its media bare base64 whose format is sniffed from the decoded bytes.
+// The body is read as a stream of
 // JSON events, never as a whole document (whose nodes would cost many times its bytes): each
 // item is taken as it ends and its media decoded at once, their bytes added to `memory`.
 std::optional<ApiError> parse_embed_request(std::string_view body, Api api, const ParseLimits& limits, EmbedRequest* out,
@@ -73,9 +82,13 @@ std::optional<ApiError> parse_embed_request(std::string_view body, Api api, cons
 enum class ResponseEncoding { kJson, kBase64, kBinary };
 
 // The body of a successful answer: the Go server's {"model", "embeddings"} or OpenAI's list
-// (with `usage` counting `tokens`), or the binary layout, whose header gives the model's `dim`
-// even when there are no vectors.
+// (with `usage` counting `tokens`; antfly reads it too), or the binary layout, whose header
+// gives the model's `dim` even when there are no vectors.
 std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, int dim,
                             const std::vector<std::vector<float>>& vectors, size_t tokens);
+
+// Weaviate's answer: {"textVectors": [...], "imageVectors": [...], "audioVectors": [...]}, each
+// in the order of its request list; `modalities[i]` is the modality of `vectors[i]`.
+std::string vectorize_body(const std::vector<Modality>& modalities, const std::vector<std::vector<float>>& vectors);
 
 }  // namespace cc

@@ -37,6 +37,7 @@ ServerResponse error_response(int status, const std::string& message, const std:
   r.body = nlohmann::json{{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param)}}}}
                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  r.error_message = message;
   return r;
 }
 

@@ -53,9 +53,10 @@ struct ServerResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string error_message;  // an error's message, for the routes whose clients read {"error": "message"}
 };
 
-// The JSON error body every answer of the server uses: {"error": {"message", "type", "param"}}.
+// The JSON error body the server's answers use: {"error": {"message", "type", "param"}}.
 ServerResponse error_response(int status, const std::string& message, const std::string& type, const std::string& param = "");
 
 // A request line and headers in `data`, parsed and checked as the server does (limits, control
@@ -82,8 +83,9 @@ struct HttpHandlers {
   // On an I/O thread, with the whole request: start its work and return.
   std::function<void(ServerRequest request, std::shared_ptr<HttpExchange> exchange)> on_request;
   // Answers the HTTP layer gave itself (limits, malformed requests, the connection cap), for
-  // the log and metrics; `head` is null when no request line was read.
-  std::function<void(const ServerRequest* head, const ServerResponse& response)> on_refused;
+  // the log and metrics, and to give the error the shape its route's clients read; `head` is
+  // null when no request line was read.
+  std::function<void(const ServerRequest* head, ServerResponse& response)> on_refused;
 };
 
 class HttpServer {

@@ -57,7 +57,8 @@ std::optional<ApiError> decode_base64_field(const std::string& data, const std::
 }
 
 // A data: URI (RFC 2397) or an http(s) URL. `expected` is the modality the part type implies;
-// a data: URI's media type must agree with it.
+// a data: URI's media type, when it has one, decides instead: antfly sends images and audio
+// alike as image_url parts.
 std::optional<ApiError> read_url(const json& url_field, Modality expected, const std::string& param, const ParseLimits& limits,
                                  MemoryBudget::Hold* memory, InputItem* item) {
   std::string url;
@@ -74,8 +75,8 @@ std::optional<ApiError> read_url(const json& url_field, Modality expected, const
       return bad_request(param + ": only base64 data: URIs are accepted", param);
     if (!mime.empty()) {
       const auto m = modality_of_mime(mime);
-      if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "'", param);
-      if (*m != expected) return bad_request(param + ": content type '" + echo(mime) + "' is not " + modality_name(expected), param);
+      if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "' (image/* or audio/*)", param);
+      item->modality = *m;
     }
     return decode_base64_field(url.substr(comma + 1), param, memory, &item->bytes);
   }
@@ -103,8 +104,10 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
     if (item->text.empty()) return bad_request(param + " is an empty string", param);
     return count_text(item->text, param, memory);
   }
-  if (part.is_number()) return bad_request(param + ": token-id input is not supported; send text", param);
-  if (part.is_array()) return bad_request(param + ": nested lists (token ids) are not supported; send text", param);
+  if (part.is_number() || part.is_array())  // OpenAI's token-id form: meaningless to CLIP's own tokenizer
+    return bad_request(param + ": token-id input is not supported; send the text itself (LangChain's OpenAIEmbeddings sends "
+                               "token ids unless created with check_embedding_ctx_length=False)",
+                       param);
   if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
     return bad_request(param + " must be a string or a content part with a \"type\"", param);
   const std::string type = part["type"].get<std::string>();
@@ -147,6 +150,34 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
   return bad_request(param + ": unknown content part type '" + echo(type) + "' (text, image_url, audio_url, input_audio, media)", param);
 }
 
+// One item of a Weaviate list: a text, or an image or clip as bare base64 (a data: URI is taken
+// too); the decoders sniff the format from the bytes.
+std::optional<ApiError> read_listed_item(const json& value, Modality modality, const std::string& param, const ParseLimits& limits,
+                                         MemoryBudget::Hold* memory, InputItem* item) {
+  if (!value.is_string()) return bad_request(param + " must be a string", param);
+  const std::string& s = value.get_ref<const std::string&>();
+  if (s.empty()) return bad_request(param + " is an empty string", param);
+  item->modality = modality;
+  if (modality == Modality::kText) {
+    item->text = s;
+    return count_text(item->text, param, memory);
+  }
+  if (s.rfind("data:", 0) == 0) return read_url(value, modality, param, limits, memory, item);
+  return decode_base64_field(s, param, memory, &item->bytes);
+}
+
+// Weaviate's request lists and what their items are; nullopt for the media clipclap has no
+// model for (multi2vec-bind's video, imu, thermal, depth).
+bool is_weaviate_list(const std::string& field) {
+  return field == "texts" || field == "images" || field == "audio" || field == "video" || field == "imu" || field == "thermal" ||
+         field == "depth";
+}
+std::optional<Modality> weaviate_list_modality(const std::string& field) {
+  if (field == "texts") return Modality::kText;
+  if (field == "images") return Modality::kImage;
+  if (field == "audio") return Modality::kAudio;
+  return std::nullopt;
+}
 
 // Builds one JSON value from SAX events, as nlohmann's own DOM parser does, but for a part of
 // the body only (one item, one field) and up to a number of values.
@@ -190,8 +221,8 @@ class ValueBuilder {
   std::string key_;
 };
 
-// The body's events: the root object's fields are taken one by one; "input" a list item at a
-// time. Unknown fields are skipped without being stored.
+// The body's events: the root object's fields are taken one by one; "input" (or Weaviate's
+// lists) an item at a time. Unknown fields are skipped without being stored.
 class RequestReader : public nlohmann::json_sax<json> {
  public:
   RequestReader(Api api, const ParseLimits& limits, EmbedRequest* out, MemoryBudget::Hold* memory)
@@ -233,12 +264,15 @@ class RequestReader : public nlohmann::json_sax<json> {
 
   Slot slot() const {
     if (depth_ == 0) return Slot::kRoot;
-    if (depth_ == 1) return field_ == "input" || known_field() ? Slot::kField : Slot::kSkip;
+    if (depth_ == 1) return is_list_field() || known_field() ? Slot::kField : Slot::kSkip;
     if (in_input_list_ && depth_ == 2) return Slot::kItem;
     return building_ ? Slot::kField : Slot::kSkip;  // inside a value being built or skipped
   }
+  bool is_list_field() const { return api_ == Api::kWeaviate ? is_weaviate_list(field_) : field_ == "input"; }
   bool known_field() const {
-    return field_ == "model" || field_ == "truncate" || (api_ == Api::kOpenAI && (field_ == "encoding_format" || field_ == "dimensions"));
+    if (api_ == Api::kWeaviate) return false;
+    const bool openai = api_ == Api::kOpenAI || api_ == Api::kAntfly;
+    return field_ == "model" || field_ == "truncate" || (openai && (field_ == "encoding_format" || field_ == "dimensions"));
   }
 
   bool fail(ApiError e) {
@@ -279,12 +313,15 @@ class RequestReader : public nlohmann::json_sax<json> {
         building_ = true;
         return builder_.start(object) || too_big();
       case Slot::kField:
-        if (depth_ == 2 && field_ == "input" && !object) {  // the list itself: its items come one by one
+        if (depth_ == 2 && is_list_field() && !object) {  // the list itself: its items come one by one
           in_input_list_ = true;
           have_input = true;
           out_->input_is_list = true;
-          out_->items.clear();
-          items_ = 0;
+          if (field_ == "input") {  // a repeated "input" replaces the first
+            out_->items.clear();
+            items_ = 0;
+          }
+          list_items_ = 0;
           return true;
         }
         building_ = true;
@@ -298,11 +335,11 @@ class RequestReader : public nlohmann::json_sax<json> {
     if (depth_ == 0) return true;  // the root object ends
     if (in_input_list_ && depth_ == 1) {  // the input list ends
       in_input_list_ = false;
-      if (items_ == 0) return fail(bad_request("input is empty", "input"));
+      if (field_ == "input" && items_ == 0) return fail(bad_request("input is empty", "input"));
       if (items_ > limits_.max_items)
-        return fail(bad_request("input has " + std::to_string(items_) + " items; this server takes at most " + std::to_string(limits_.max_items) +
-                                    " per request",
-                                "input"));
+        return fail(bad_request((field_ == "input" ? "input has " : "the request has ") + std::to_string(items_) +
+                                    " items; this server takes at most " + std::to_string(limits_.max_items) + " per request (--max-items)",
+                                field_));
       return true;
     }
     if (skip_from_ > 0) {  // an item past the limit, skipped
@@ -322,7 +359,7 @@ class RequestReader : public nlohmann::json_sax<json> {
   }
 
   bool too_big() {
-    const std::string where = in_input_list_ ? "input[" + std::to_string(items_) + "]" : field_;
+    const std::string where = in_input_list_ ? field_ + "[" + std::to_string(list_items_) + "]" : field_;
     return fail(bad_request(where + " is not a string or a content part (" + std::to_string(kMaxValues) + " JSON values at most)", where));
   }
 
@@ -330,9 +367,18 @@ class RequestReader : public nlohmann::json_sax<json> {
   bool item_done() {
     building_ = false;
     const json part = builder_.take();
-    const std::string param = "input[" + std::to_string(items_++) + "]";
+    const std::string param = field_ + "[" + std::to_string(list_items_++) + "]";
+    ++items_;
     InputItem item;
-    if (auto e = read_part(part, param, limits_, memory_, &item)) return fail(std::move(*e));
+    item.where = param;
+    if (api_ == Api::kWeaviate) {
+      const auto modality = weaviate_list_modality(field_);
+      if (!modality)
+        return fail({422, param + ": clipclap embeds texts, images and audio; it has no model for " + field_, "unsupported_modality", field_});
+      if (auto e = read_listed_item(part, *modality, param, limits_, memory_, &item)) return fail(std::move(*e));
+    } else if (auto e = read_part(part, param, limits_, memory_, &item)) {
+      return fail(std::move(*e));
+    }
     out_->items.push_back(std::move(item));
     return true;
   }
@@ -341,11 +387,16 @@ class RequestReader : public nlohmann::json_sax<json> {
   bool value_done() {
     building_ = false;
     const json v = builder_.take();
+    if (api_ == Api::kWeaviate) {  // a list field that is not a list
+      if (v.is_null()) return true;
+      return fail(bad_request(field_ + " must be a list", field_));
+    }
     if (field_ == "input") {
       have_input = true;
       out_->input_is_list = false;
       out_->items.clear();
       InputItem item;
+      item.where = "input";
       if (auto e = read_part(v, "input", limits_, memory_, &item)) return fail(std::move(*e));
       out_->items.push_back(std::move(item));
     } else if (field_ == "model") {
@@ -374,7 +425,8 @@ class RequestReader : public nlohmann::json_sax<json> {
   std::string field_;
   bool in_input_list_ = false, building_ = false;
   int skip_from_ = 0;
-  size_t items_ = 0;
+  size_t items_ = 0;       // in the whole request (Weaviate's lists count together)
+  size_t list_items_ = 0;  // in the list being read
   ValueBuilder builder_{kMaxValues};
 };
 
@@ -386,6 +438,10 @@ std::optional<ApiError> parse_embed_request(std::string_view body, Api api, cons
   const bool ok = json::sax_parse(body.begin(), body.end(), &reader, nlohmann::json::input_format_t::json, /*strict=*/true);
   if (reader.error) return reader.error;
   if (!ok) return bad_request("the body is not valid JSON");
+  if (api == Api::kWeaviate) {
+    if (out->items.empty()) return bad_request("nothing to vectorize: texts, images or audio is required", "texts");
+    return std::nullopt;
+  }
   if (!reader.have_input) return bad_request("input is required", "input");
   return std::nullopt;
 }

@@ -69,4 +69,23 @@ std::string embeddings_body(Api api, ResponseEncoding encoding, const std::strin
   return out;
 }
 
+std::string vectorize_body(const std::vector<Modality>& modalities, const std::vector<std::vector<float>>& vectors) {
+  std::string out = "{";
+  for (auto [m, name] : {std::pair{Modality::kText, "textVectors"}, std::pair{Modality::kImage, "imageVectors"}, std::pair{Modality::kAudio, "audioVectors"}}) {
+    out += out.size() > 1 ? ",\"" : "\"";
+    out += name;
+    out += "\":[";
+    bool first = true;
+    for (size_t i = 0; i < vectors.size(); ++i) {
+      if (modalities[i] != m) continue;
+      if (!first) out += ',';
+      first = false;
+      append_floats(out, vectors[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
+}
+
 }  // namespace cc

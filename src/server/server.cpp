@@ -62,15 +62,25 @@ const char* error_type(int status) {
 ServerResponse error_of(const ApiError& e) { return error_response(e.status, e.message, e.type, e.param); }
 
 // The routes. Metrics label requests by these paths only (anything else is "other").
-enum class Route { kEmbedOllama, kEmbedOpenAI, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics };
+enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics };
 struct RouteInfo {
   const char* method;
   const char* path;
   Route route;
 };
 constexpr RouteInfo kRoutes[] = {
-    {"POST", "/api/embed", Route::kEmbedOllama}, {"POST", "/v1/embeddings", Route::kEmbedOpenAI}, {"GET", "/v1/models", Route::kModelsOpenAI},
-    {"GET", "/api/models", Route::kModelsOllama}, {"GET", "/healthz", Route::kHealth},           {"GET", "/readyz", Route::kReady},
+    {"POST", "/api/embed", Route::kEmbedOllama},
+    {"POST", "/v1/embeddings", Route::kEmbedOpenAI},
+    {"POST", "/embeddings", Route::kEmbedOpenAI},  // for OpenAI clients whose base URL lacks /v1
+    {"POST", "/ai/v1/embed", Route::kEmbedAntfly},  // antfly's "antfly" embedder provider
+    {"POST", "/vectorize", Route::kVectorize},     // Weaviate's multi2vec-bind and multi2vec-clip modules
+    {"GET", "/meta", Route::kMeta},
+    {"GET", "/.well-known/live", Route::kHealth},
+    {"GET", "/.well-known/ready", Route::kReady},  // Weaviate waits for it at start-up
+    {"GET", "/v1/models", Route::kModelsOpenAI},
+    {"GET", "/api/models", Route::kModelsOllama},
+    {"GET", "/healthz", Route::kHealth},
+    {"GET", "/readyz", Route::kReady},
     {"GET", "/metrics", Route::kMetrics},
 };
 
@@ -81,6 +91,25 @@ const RouteInfo* find_route(const std::string& path) {
 }
 
 std::string route_label(const std::string& path) { return find_route(path) ? path : "other"; }
+
+Api api_of(Route route) {
+  switch (route) {
+    case Route::kEmbedOllama: return Api::kOllama;
+    case Route::kEmbedAntfly: return Api::kAntfly;
+    case Route::kVectorize: return Api::kWeaviate;
+    default: return Api::kOpenAI;
+  }
+}
+
+// Weaviate's modules and antfly read an error as {"error": "message"}; the rest of the routes
+// answer OpenAI's {"error": {"message", "type", "param"}}.
+ServerResponse shaped(const std::string& path, ServerResponse r) {
+  const RouteInfo* route = find_route(path);
+  if (!route || r.error_message.empty()) return r;
+  if (route->route == Route::kVectorize || route->route == Route::kMeta || route->route == Route::kEmbedAntfly)
+    r.body = json{{"error", r.error_message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
 
 class Server;
 
@@ -147,7 +176,10 @@ class Server {
     HttpHandlers handlers;
     handlers.on_headers = [this](const ServerRequest& head) { return on_headers(head); };
     handlers.on_request = [this](ServerRequest r, std::shared_ptr<HttpExchange> e) { on_request(std::move(r), std::move(e)); };
-    handlers.on_refused = [this](const ServerRequest* head, const ServerResponse& r) { record(head, r.status, "", "none", Clock::now(), 0); };
+    handlers.on_refused = [this](const ServerRequest* head, ServerResponse& r) {
+      if (head) r = shaped(head->path, std::move(r));
+      record(head, r.status, "", "none", Clock::now(), 0);
+    };
     auto http = HttpServer::listen(opts_.host, opts_.port, opts_.http, std::move(handlers), &budget_);
     if (!http.ok()) {
       std::fprintf(stderr, "clipclap serve: %s\n", http.error().message.c_str());
@@ -180,9 +212,20 @@ class Server {
   TaskPool& prepare_pool() { return prepare_pool_; }
   Metrics& metrics() { return metrics_; }
 
+  // By name or alias; a hub-style "org/name" not served as such is looked up as "name" (antfly
+  // calls clipclap "antflydb/clipclap").
   const ServedModel* find_model(const std::string& name) const {
     auto it = lookup_.find(name);
+    if (it == lookup_.end() && name.find('/') != std::string::npos) it = lookup_.find(name.substr(name.rfind('/') + 1));
     return it == lookup_.end() ? nullptr : &models_[it->second];
+  }
+
+  // The model answering Weaviate's /vectorize and /meta: --weaviate-model, or the only one.
+  const ServedModel* weaviate_model(ApiError* why) const {
+    if (!opts_.weaviate_model.empty()) return find_model(opts_.weaviate_model);  // checked at start-up
+    if (models_.size() == 1) return &models_[0];
+    *why = bad_request("this server serves " + std::to_string(models_.size()) + " models; start it with --weaviate-model NAME to choose the one Weaviate uses");
+    return nullptr;
   }
   const std::vector<ServedModel>& models() const { return models_; }
 
@@ -198,7 +241,7 @@ class Server {
       if (!call->answered) {
         item.fetched = MemoryBudget::Hold(&budget_);
         auto bytes = fetch_url(item.fetch_url, prepare_limits_.fetch, item.fetched);
-        const std::string param = call->parsed.input_is_list ? "input[" + std::to_string(index) + "]" : "input";
+        const std::string& param = item.where;
         if (bytes.ok()) {
           item.bytes = std::move(bytes).value();
         } else {
@@ -261,6 +304,12 @@ class Server {
   }
 
   std::optional<ServerResponse> on_headers(const ServerRequest& head) {
+    auto answer = check_head(head);
+    if (answer) *answer = shaped(head.path, std::move(*answer));
+    return answer;
+  }
+
+  std::optional<ServerResponse> check_head(const ServerRequest& head) {
     const RouteInfo* route = find_route(head.path);
     if (!route) return error_response(404, "no route " + echo(head.method) + " " + echo(head.path), "not_found_error");
     if (head.method != route->method) {
@@ -281,9 +330,9 @@ class Server {
   void on_request(ServerRequest request, std::shared_ptr<HttpExchange> exchange) {
     const Clock::time_point start = Clock::now();
     const Route route = find_route(request.path)->route;  // on_headers let only known routes through
-    if (route == Route::kEmbedOllama || route == Route::kEmbedOpenAI) {
+    if (route == Route::kEmbedOllama || route == Route::kEmbedOpenAI || route == Route::kEmbedAntfly || route == Route::kVectorize) {
       metrics_.add("clipclap_received_bytes_total", {{"route", request.path}}, static_cast<double>(request.body.size()));
-      auto call = std::make_shared<EmbedCall>(*this, std::move(request), exchange, route == Route::kEmbedOllama ? Api::kOllama : Api::kOpenAI);
+      auto call = std::make_shared<EmbedCall>(*this, std::move(request), exchange, api_of(route));
       call->coming = std::make_unique<Batcher::Announcement>(&batcher_);  // batches wait for this request's items
       call->memory = MemoryBudget::Hold(&budget_);
       exchange->on_deadline(call->start + std::chrono::seconds(opts_.timeout_s), [call] { call->timed_out(); });
@@ -296,6 +345,13 @@ class Server {
     switch (route) {
       case Route::kModelsOpenAI: r.body = model_list(true).dump(); break;
       case Route::kModelsOllama: r.body = model_list(false).dump(); break;
+      case Route::kMeta: {
+        ApiError why;
+        const ServedModel* m = weaviate_model(&why);
+        r = m ? ServerResponse{200, "application/json", json{{"model", m->name}, {"server", "clipclap"}, {"info", model_entry(*m)}}.dump(), {}, ""}
+              : shaped(request.path, error_of(why));
+        break;
+      }
       case Route::kHealth: r.body = "{\"status\":\"ok\"}"; break;
       case Route::kReady: {
         const bool ready = ready_ && !draining_;
@@ -316,15 +372,18 @@ class Server {
     record(&request, status, "", "none", start, 0);
   }
 
+  static json model_entry(const ServedModel& m) {
+    const ModelInfo& info = m.model->info();
+    json caps = json::array();
+    for (auto [on, name] : {std::pair{info.caps.text, "text"}, std::pair{info.caps.image, "image"}, std::pair{info.caps.audio, "audio"}})
+      if (on) caps.push_back(name);
+    return {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()}, {"precision", precision_name(m.model->precision())}};
+  }
+
   json model_list(bool openai) const {
     json data = json::array();
     for (const auto& m : models_) {
-      const ModelInfo& info = m.model->info();
-      json caps = json::array();
-      for (auto [on, name] : {std::pair{info.caps.text, "text"}, std::pair{info.caps.image, "image"}, std::pair{info.caps.audio, "audio"}})
-        if (on) caps.push_back(name);
-      json entry = {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()},
-                    {"precision", precision_name(m.model->precision())}};
+      json entry = model_entry(m);
       if (openai) entry.update({{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "clipclap"}});
       else entry.update({{"name", m.name}, {"aliases", m.aliases}});
       data.push_back(entry);
@@ -353,7 +412,7 @@ bool EmbedCall::answer(ServerResponse r) {
   if (answered.exchange(true)) return false;
   release_job();
   const int status = r.status;
-  exchange->reply(std::move(r));
+  exchange->reply(shaped(request.path, std::move(r)));
   log(status);
   return true;
 }
@@ -393,20 +452,26 @@ void EmbedCall::prepare() {
   for (const auto& it : parsed.items) kinds.insert(modality_name(it.modality));
   for (const auto& k : kinds) modalities += (modalities.empty() ? "" : ",") + k;
 
-  if (parsed.model.empty()) {
-    if (server.models().size() != 1) return fail(bad_request("model is required (GET /v1/models lists them)", "model"));
-    parsed.model = server.models()[0].name;
+  if (api == Api::kWeaviate) {  // Weaviate names no model
+    ApiError why;
+    served = server.weaviate_model(&why);
+    if (!served) return fail(why);
+  } else {
+    if (parsed.model.empty()) {
+      if (server.models().size() != 1) return fail(bad_request("model is required (GET /v1/models lists them)", "model"));
+      parsed.model = server.models()[0].name;
+    }
+    served = server.find_model(parsed.model);
+    if (!served) return fail({404, "model '" + echo(parsed.model) + "' is not served here (GET /v1/models lists them)", "not_found_error", "model"});
   }
-  served = server.find_model(parsed.model);
-  if (!served) return fail({404, "model '" + echo(parsed.model) + "' is not served here (GET /v1/models lists them)", "not_found_error", "model"});
   const Embedder& model = *served->model;
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < parsed.items.size(); ++i) {
     const Modality m = parsed.items[i].modality;
     if ((m == Modality::kText && !caps.text) || (m == Modality::kImage && !caps.image) || (m == Modality::kAudio && !caps.audio))
-      return fail({422, "input[" + std::to_string(i) + "]: model '" + served->name + "' (" + model_kind_name(model.info().kind) + ") embeds " +
+      return fail({422, parsed.items[i].where + ": model '" + served->name + "' (" + model_kind_name(model.info().kind) + ") embeds " +
                             capabilities_string(caps) + ", not " + modality_name(m),
-                   "unsupported_modality", "input"});
+                   "unsupported_modality", parsed.items[i].where});
   }
   if (parsed.dimensions && *parsed.dimensions != model.dim())
     return fail(bad_request("dimensions must be " + std::to_string(model.dim()) + " for model '" + served->name + "' (its vectors are not truncated)",
@@ -449,7 +514,7 @@ void EmbedCall::decode() {
   for (size_t i = 0; i < parsed.items.size(); ++i) {
     if (answered) return;  // timed out, or the client left, while earlier items decoded
     InputItem& item = parsed.items[i];
-    const std::string param = parsed.input_is_list ? "input[" + std::to_string(i) + "]" : "input";
+    const std::string& param = item.where;
     if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &prepared[i])) return fail(*e);
     tokens += prepared[i].ids.size();
     // The encoded file is not needed while the request waits; its tensor is (an image's was
@@ -484,9 +549,16 @@ void EmbedCall::respond() {
   if (answered || !job) return;
   wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
   if (!job->error.empty()) return fail({500, job->error, "server_error", ""});
-  const bool binary = api == Api::kOllama && request.header("accept").find("application/octet-stream") != std::string::npos;
-  const ResponseEncoding encoding = binary ? ResponseEncoding::kBinary : parsed.base64 ? ResponseEncoding::kBase64 : ResponseEncoding::kJson;
   ServerResponse r;
+  if (api == Api::kWeaviate) {
+    std::vector<Modality> modalities;
+    for (const auto& item : parsed.items) modalities.push_back(item.modality);
+    r.body = vectorize_body(modalities, job->vectors);
+    answer(std::move(r));
+    return;
+  }
+  const bool binary = (api == Api::kOllama || api == Api::kAntfly) && request.header("accept").find("application/octet-stream") != std::string::npos;
+  const ResponseEncoding encoding = binary ? ResponseEncoding::kBinary : parsed.base64 ? ResponseEncoding::kBase64 : ResponseEncoding::kJson;
   if (binary) r.content_type = "application/octet-stream";
   r.body = embeddings_body(api, encoding, served->name, served->model->dim(), job->vectors, tokens);
   answer(std::move(r));

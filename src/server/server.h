@@ -1,7 +1,12 @@
 // clipclap serve: the HTTP routes (server/http_server.h underneath) in front of the batcher.
 //   POST /api/embed        the Go server's shape: {"model", "input"} -> {"model", "embeddings"}
 //                          (Accept: application/octet-stream -> uint64 count, uint64 dim, float32 LE)
-//   POST /v1/embeddings    OpenAI-compatible (encoding_format float|base64, dimensions, usage)
+//   POST /v1/embeddings    OpenAI-compatible (encoding_format float|base64, dimensions, usage);
+//                          also POST /embeddings
+//   POST /ai/v1/embed      antfly's provider: OpenAI's request and answer, {"error": "message"}
+//   POST /vectorize        Weaviate's multi2vec-bind/-clip: {"texts", "images", "audio"} ->
+//                          {"textVectors", "imageVectors", "audioVectors"}; GET /meta,
+//                          /.well-known/live, /.well-known/ready
 //   GET  /v1/models, /api/models, /healthz, /readyz, /metrics (Prometheus)
 // A request's body is parsed, its media fetched (if it names URLs, on the fetch threads) and
 // decoded and preprocessed on the preparation threads, its items queued for batching, and it
@@ -39,6 +44,7 @@ struct ServerOptions {
   int http_threads = 1;   // I/O threads: connections are events, not threads
   int fetch_threads = 8;  // URLs fetched at once
   size_t max_fetches = 64;  // URLs being fetched or waiting to be; more get 503
+  std::string weaviate_model;  // the model answering /vectorize; empty: the only one served
 };
 
 struct ServedModel {
