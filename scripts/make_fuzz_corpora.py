@@ -158,6 +158,11 @@ def main():
         "duplicate.json": '{"input": "a", "input": ["b", "c"], "model": "m", "model": "n"}',
         "nested.json": json.dumps({"input": "a", "extra": [[[[{"a": [1, 2, {"b": None}]}]]]]}),
         "escapes.json": '{"input": ["\\u0000\\ud83c\\udf89", "\\n\\t"], "model": "\\u00e9"}',
+        # Weaviate's multi2vec-bind lists (bare base64), and antfly's audio as image_url.
+        "weaviate.json": json.dumps({"texts": ["a", "b"], "images": [base64.b64encode(png).decode()], "audio": [base64.b64encode(wav).decode()],
+                                     "video": []}),
+        "weaviate_wrong.json": json.dumps({"texts": "a", "images": [1, None], "audio": [data_uri("audio/wav", wav)], "thermal": ["x"]}),
+        "antfly.json": json.dumps({"model": "org/m", "input": ["test", {"type": "image_url", "image_url": {"url": data_uri("audio/wav", wav)}}]}),
     })
     seeds("fuzz_request", requests)
 

@@ -3,6 +3,9 @@
 // auth; batching limits, deadlines and abandoned requests; 32 clients for 20 s with stable
 // memory; graceful shutdown.
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -258,6 +261,11 @@ TEST_F(Served, EveryBadRequestGetsItsStatus) {
   // One structured log line per request, never a body.
   const std::string log = server_->log();
   EXPECT_NE(log.find("\"path\":\"/api/embed\""), std::string::npos);
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {  // every embedding request here had a body, and its log line says how big
+    const json entry = json::parse(line, nullptr, false);
+    if (entry.is_object() && entry.value("path", "") == "/api/embed") EXPECT_GT(entry.value("bytes_in", 0), 0) << line;
+  }
   EXPECT_EQ(log.find("still alive"), std::string::npos);
 }
 
@@ -407,6 +415,173 @@ TEST(Serve, SigtermFinishesRequestsInFlight) {
   EXPECT_NE(s.log().find("\"event\":\"draining\""), std::string::npos);
   httplib::Client late("127.0.0.1", s.port());
   EXPECT_FALSE(late.Get("/healthz"));  // gone
+}
+
+// Weaviate's multi2vec-bind module, as its Go client sends: no Content-Type, bare base64 media,
+// no model name. The request goes over a plain socket so that nothing adds a header.
+Reply post_as_go(int port, const std::string& path, const std::string& body) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Reply out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return close(fd), out;
+  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n" + body;
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return close(fd), out;
+    sent += static_cast<size_t>(n);
+  }
+  std::string response;
+  char buf[65536];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  const size_t head_end = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) return out;
+  out.status = std::stoi(response.substr(9, 3));
+  out.raw = response.substr(head_end + 4);
+  out.body = json::parse(out.raw, nullptr, false);
+  return out;
+}
+
+std::vector<std::vector<float>> vectors_of(const json& list) {
+  std::vector<std::vector<float>> out;
+  if (list.is_array())
+    for (const auto& v : list) out.push_back(v.get<std::vector<float>>());
+  return out;
+}
+
+void expect_flat_error(const Reply& r, int status, const std::string& fragment) {
+  EXPECT_EQ(r.status, status) << r.raw;
+  ASSERT_TRUE(r.body.is_object() && r.body.contains("error") && r.body["error"].is_string()) << r.raw;
+  EXPECT_NE(r.body["error"].get<std::string>().find(fragment), std::string::npos) << r.raw;
+}
+
+TEST(Weaviate, VectorizeAnswersEachModalityInItsListsOrder) {
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny")});
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c("127.0.0.1", s.port());
+  for (const char* path : {"/.well-known/live", "/.well-known/ready"}) {
+    auto r = c.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+  }
+  auto meta = c.Get("/meta");
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(json::parse(meta->body)["model"], "clipclap-tiny") << meta->body;
+
+  // Over 8 KB of body without a Content-Type, each list in its own order.
+  const json body = {{"texts", {"rain on a tin roof", "a photo of a cat"}},
+                     {"images", {b64_file("images/rgba.png"), b64_file("images/photo_420.jpg"), b64_file("images/still.webp")}},
+                     {"audio", {b64_file("audio/chirp_44k.flac"), b64_file("audio/tone_48k_pcm16.wav")}}};
+  ASSERT_GT(body.dump().size(), 8192u);
+  const Reply r = post_as_go(s.port(), "/vectorize", body.dump());
+  ASSERT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  expect_vectors(vectors_of(r.body["textVectors"]), engine("clipclap-tiny", {{"text", "rain on a tin roof"}, {"text", "a photo of a cat"}}), "texts");
+  expect_vectors(vectors_of(r.body["imageVectors"]),
+                 engine("clipclap-tiny", {{"image", "images/rgba.png"}, {"image", "images/photo_420.jpg"}, {"image", "images/still.webp"}}), "images");
+  expect_vectors(vectors_of(r.body["audioVectors"]), engine("clipclap-tiny", {{"audio", "audio/chirp_44k.flac"}, {"audio", "audio/tone_48k_pcm16.wav"}}),
+                 "audio");
+  // What multi2vec-clip sends: texts and images, with a Content-Type.
+  const Reply clip = post(s.port(), "/vectorize", json{{"texts", {"a dog"}}, {"images", {b64_file("images/cmyk.jpg")}}}.dump());
+  ASSERT_EQ(clip.status, 200) << clip.raw.substr(0, 300);
+  expect_vectors(vectors_of(clip.body["textVectors"]), engine("clipclap-tiny", {{"text", "a dog"}}), "clip texts");
+  expect_vectors(vectors_of(clip.body["imageVectors"]), engine("clipclap-tiny", {{"image", "images/cmyk.jpg"}}), "clip images");
+  EXPECT_TRUE(clip.body["audioVectors"].empty());
+
+  // Errors as the modules read them: {"error": "message"}.
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"video", {"AAAA"}}}.dump()), 422, "no model for video");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"texts", {"a"}}, {"thermal", {"AAAA"}}}.dump()), 422, "no model for thermal");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"images", {"bm90IGFuIGltYWdl"}}}.dump()), 400, "images[0]: undecodable image");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"audio", {"@@@"}}}.dump()), 400, "audio[0]");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"texts", "a"}}.dump()), 400, "texts must be a list");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", "{}"), 400, "nothing to vectorize");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", "{\"texts\": [\"a\""), 400, "not valid JSON");
+  // Counted in /metrics like the other routes.
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("route=\"/vectorize\""), std::string::npos);
+}
+
+TEST(Weaviate, WhichModelAnswersAndAuth) {
+  {  // several models: --weaviate-model chooses, and names a served model
+    ServerProcess s({"--model", test::fixture("models/clip-tiny-a"), "--model", test::fixture("models/clipclap-tiny"), "--weaviate-model",
+                     "clipclap-tiny", "--api-key", "k"});
+    ASSERT_GT(s.port(), 0);
+    expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"texts", {"a"}}}.dump()), 401, "API key");
+    const Reply r = post(s.port(), "/vectorize", json{{"audio", {b64_file("audio/chirp_44k.flac")}}}.dump(), {{"Authorization", "Bearer k"}});
+    ASSERT_EQ(r.status, 200) << r.raw.substr(0, 300);
+    expect_vectors(vectors_of(r.body["audioVectors"]), engine("clipclap-tiny", {{"audio", "audio/chirp_44k.flac"}}), "chosen model");
+    httplib::Client c("127.0.0.1", s.port());
+    auto ready = c.Get("/.well-known/ready");  // probes need no key
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200);
+  }
+  {  // several models, none chosen: the error says how to choose
+    ServerProcess s({"--model", test::fixture("models/clip-tiny-a"), "--model", test::fixture("models/clipclap-tiny")});
+    ASSERT_GT(s.port(), 0);
+    expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"texts", {"a"}}}.dump()), 400, "--weaviate-model");
+  }
+  {  // a CLIP checkpoint answers multi2vec-clip; audio is the module's error
+    ServerProcess s({"--model", test::fixture("models/clip-tiny-a")});
+    ASSERT_GT(s.port(), 0);
+    expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"audio", {b64_file("audio/chirp_44k.flac")}}}.dump()), 422, "audio[0]");
+  }
+  auto r = test::run_clipclap("serve --model " + test::fixture("models/clipclap-tiny") + " --port 0 --weaviate-model nope", true);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--weaviate-model nope"), std::string::npos) << r.out;
+}
+
+// antfly's "antfly" embedder provider: POST /ai/v1/embed with {"model", "input"}, images and
+// audio both as image_url data: URIs, no Accept header, errors read as {"error": "message"};
+// a new table first probes with ["test"]. Replayed as antfly sends them.
+TEST(Antfly, EmbedContract) {
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny")});
+  ASSERT_GT(s.port(), 0);
+  const Reply probe = post(s.port(), "/ai/v1/embed", json{{"model", "antflydb/clipclap-tiny"}, {"input", {"test"}}}.dump());
+  ASSERT_EQ(probe.status, 200) << probe.raw;
+  ASSERT_EQ(probe.body["data"].size(), 1u);
+  EXPECT_EQ(probe.body["data"][0]["index"], 0);
+  expect_vectors({probe.body["data"][0]["embedding"].get<std::vector<float>>()}, engine("clipclap-tiny", {{"text", "test"}}), "probe");
+
+  const json input = {"rain on a tin roof", image_part("images/rgba.png", "image/png"), image_part("audio/tone_48k_pcm16.wav", "audio/wav"),
+                      image_part("audio/chirp_44k.flac", "audio/flac")};
+  const Reply r = post(s.port(), "/ai/v1/embed", json{{"model", "clipclap-tiny"}, {"input", input}}.dump());
+  ASSERT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  std::vector<std::vector<float>> got;
+  for (const auto& d : r.body["data"]) got.push_back(d["embedding"].get<std::vector<float>>());
+  expect_vectors(got,
+                 engine("clipclap-tiny", {{"text", "rain on a tin roof"}, {"image", "images/rgba.png"}, {"audio", "audio/tone_48k_pcm16.wav"},
+                                          {"audio", "audio/chirp_44k.flac"}}),
+                 "antfly media");
+  // The binary layout, for a client that asks for it.
+  httplib::Client c("127.0.0.1", s.port());
+  auto bin = c.Post("/ai/v1/embed", {{"Accept", "application/octet-stream"}}, json{{"model", "clipclap-tiny"}, {"input", {"a", "b"}}}.dump(),
+                    "application/json");
+  ASSERT_TRUE(bin);
+  EXPECT_EQ(bin->body.size(), 16u + 2 * 16 * 4);
+
+  expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "antflydb/nothing"}, {"input", {"test"}}}.dump()), 404, "not served here");
+  expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "clipclap-tiny"}, {"input", {image_part("images/rgba.png", "video/mp4")}}}.dump()), 400,
+                    "unsupported content type 'video/mp4'");
+  expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "clipclap-tiny"}, {"input", json::array()}}.dump()), 400, "input is empty");
+}
+
+// LangChain's OpenAIEmbeddings as it comes: up to 1,000 inputs per request, token ids unless
+// told otherwise, and clients whose base URL has no /v1.
+TEST(Serve, OpenAIClientsAsTheyCome) {
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny")});
+  ASSERT_GT(s.port(), 0);
+  json input = json::array();
+  for (int i = 0; i < 1000; ++i) input.push_back("caption number " + std::to_string(i));
+  const Reply r = post(s.port(), "/embeddings", json{{"model", "clipclap-tiny"}, {"input", input}}.dump());
+  ASSERT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  ASSERT_EQ(r.body["data"].size(), 1000u);
+  expect_vectors({r.body["data"][999]["embedding"].get<std::vector<float>>()}, engine("clipclap-tiny", {{"text", "caption number 999"}}), "item 999");
+  const Reply ids = post(s.port(), "/v1/embeddings", json{{"model", "clipclap-tiny"}, {"input", {{1, 2, 3}, {4, 5}}}}.dump());
+  expect_error(ids, 400, "check_embedding_ctx_length=False");
 }
 
 // A SIGTERM while clients hold keep-alive connections after embedding: draining closes each,

@@ -117,7 +117,8 @@ class Server;
 // fetching, inference, I/O) and is answered exactly once: by its result, its deadline or an
 // error; a client that left gets no answer at all.
 struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
-  EmbedCall(Server& s, ServerRequest r, std::shared_ptr<HttpExchange> e, Api a) : server(s), request(std::move(r)), exchange(std::move(e)), api(a) {}
+  EmbedCall(Server& s, ServerRequest r, std::shared_ptr<HttpExchange> e, Api a)
+      : server(s), request(std::move(r)), exchange(std::move(e)), api(a), body_bytes(request.body.size()) {}
 
   void prepare();      // preparation thread: parse, check, then fetch or decode
   void fetch_done();   // a fetch thread: the last URL is in
@@ -134,6 +135,7 @@ struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
   ServerRequest request;
   std::shared_ptr<HttpExchange> exchange;
   Api api;
+  const size_t body_bytes;  // the body itself is let go once parsed
   const Clock::time_point start = Clock::now();
   std::atomic<bool> answered{false};
 
@@ -256,8 +258,9 @@ class Server {
   }
 
   // The log line and metrics of one answered request.
+  // `bytes_in`: the body's size, for a request whose body was let go after parsing.
   void record(const ServerRequest* r, int status, const std::string& model, const std::string& modalities, Clock::time_point start, size_t items,
-              double prepare_ms = 0, double wait_ms = 0) {
+              double prepare_ms = 0, double wait_ms = 0, std::optional<size_t> bytes_in = std::nullopt) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const std::string route = r ? route_label(r->path) : "other", code = std::to_string(status);
     metrics_.add("clipclap_requests_total", {{"route", route}, {"model", model}, {"modality", modalities}, {"status", code}});
@@ -273,7 +276,7 @@ class Server {
                  {"model", model},
                  {"items", items},
                  {"modalities", modalities},
-                 {"bytes_in", r ? r->body.size() : 0},
+                 {"bytes_in", bytes_in ? *bytes_in : r ? r->body.size() : 0},
                  {"ms", std::round(seconds * 1e4) / 10},
                  {"prepare_ms", std::round(prepare_ms * 10) / 10},
                  {"wait_ms", std::round(wait_ms * 10) / 10}};
@@ -426,7 +429,7 @@ void EmbedCall::release_job() {
 
 void EmbedCall::log(int status) {
   server.record(&request, status, served ? served->name : "", modalities.empty() ? "none" : modalities, start, parsed.items.size(), prepare_ms,
-                wait_ms);
+                wait_ms, body_bytes);
 }
 
 void EmbedCall::fail(const ApiError& e) { answer(error_of(e)); }
