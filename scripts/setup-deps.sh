@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs every system dependency of clipclap from Debian's packages.
-# Called by the README's commands and by .ci/run; safe to run again (apt skips what is there).
+# Installs the system dependencies of clipclap from Debian's packages.
+#   setup-deps.sh            everything: building, testing, benchmarking (the README's commands, .ci/run)
+#   setup-deps.sh build      only what the release binary needs to build (the image's build stage)
+#   setup-deps.sh runtime    only the shared libraries the release binary runs with (the image)
+# Safe to run again (apt skips what is there).
 set -euo pipefail
 
-packages=(
+build_packages=(
   build-essential cmake ninja-build pkg-config
-  clang-14 libclang-rt-14-dev libomp-14-dev           # the sanitizer and fuzzing builds (ASan, UBSan, TSan, libFuzzer)
   libopenblas-dev libdnnl-dev                      # GEMM: oneDNN (OpenBLAS only for bench/gemm_backends, see README)
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
   libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
@@ -15,10 +17,23 @@ packages=(
   libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
   libcurl4-openssl-dev                             # pull and push (Hugging Face hub over HTTPS)
   libboost1.81-dev                                 # serve's HTTP layer (Boost.Beast, Asio; header-only)
-  libcpp-httplib-dev                               # the tests' HTTP client and imitation hub
-  wrk                                              # serve's load benchmark
-  libgtest-dev                                     # tests
+  libgtest-dev libcpp-httplib-dev                  # the tests (CMake configures them with the build)
 )
+test_packages=(
+  clang-14 libclang-rt-14-dev libomp-14-dev           # the sanitizer and fuzzing builds (ASan, UBSan, TSan, libFuzzer)
+  wrk                                              # serve's load benchmark
+)
+# What `ldd build/release/clipclap` lists, as Debian 12 packages; ca-certificates for `pull`.
+runtime_packages=(
+  libdnnl2 libgomp1 libjpeg62-turbo libpng16-16 libwebp7 libwebpdemux2 libgif7
+  libsndfile1 libsoxr0 libvorbis0a libogg0 libutf8proc2 libprotobuf32 libcurl4 ca-certificates
+)
+case "${1:-all}" in
+  all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  build) packages=("${build_packages[@]}") ;;
+  runtime) packages=("${runtime_packages[@]}") ;;
+  *) echo "setup-deps: unknown set '$1' (all, build, runtime)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: the release build's tests; the Python checks (the ONNX exports with
-# onnxruntime, the official OpenAI client against the server, hostile clients against it); the
+# onnxruntime, the official OpenAI client and LangChain against the server, hostile clients
+# against it, a real Weaviate calling it, the image's entry point and the Helm chart); the
 # C++ tests again under ASan+UBSan with clang, followed by each fuzz target under libFuzzer;
 # then the batcher's and the server's tests under ThreadSanitizer. The C++ tests read committed
-# fixtures only; nothing is downloaded but the pinned PyPI packages, once.
+# fixtures only; nothing is downloaded but the pinned PyPI packages and Go modules, once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
@@ -26,10 +27,24 @@ wait_for_build() {
   stage "$1: waiting for its build"
   wait "$building" || { tail -n 60 "build/$1-build.log"; exit 1; }
 }
+# Weaviate, helm, kubeconform and Kubernetes' schemas, built from the Go module proxy once per
+# machine (scripts/setup-go-tools.sh; about 8 minutes of 2 cores the first time), beside the rest.
+go_tools_beside() {
+  stage "go tools: build, beside what follows (log: build/go-tools.log)"
+  mkdir -p build
+  nice -n 19 scripts/setup-go-tools.sh > build/go-tools.log 2>&1 &
+  go_tools=$!
+}
+wait_for_go_tools() {
+  stage "go tools: waiting for their build"
+  wait "$go_tools" || { tail -n 60 build/go-tools.log; exit 1; }
+  tools=$(tail -n 1 build/go-tools.log)
+}
 run_tests() {
   stage "$1: tests"
   ctest --preset "$1" --no-tests=error -j "$(nproc)"
 }
+go_tools_beside
 build release
 run_tests release
 build_beside asan
@@ -39,8 +54,15 @@ venv=$(scripts/setup-venv.sh)
 "$venv/bin/python" tests/python/test_export_script.py --binary build/release/clipclap
 stage "python: the official OpenAI client against clipclap serve"
 "$venv/bin/python" tests/python/test_openai_client.py --binary build/release/clipclap
+stage "python: LangChain's OpenAIEmbeddings against clipclap serve"
+"$venv/bin/python" tests/python/test_langchain.py --binary build/release/clipclap
 stage "python: hostile clients against clipclap serve"
 "$venv/bin/python" tests/python/test_hostile.py --binary build/release/clipclap
+wait_for_go_tools
+stage "python: Weaviate (multi2vec-bind) calling clipclap serve"
+"$venv/bin/python" tests/python/test_weaviate.py --binary build/release/clipclap --tools "$tools"
+stage "python: the image's entry point and the Helm chart"
+"$venv/bin/python" tests/python/test_deploy.py --binary build/release/clipclap --tools "$tools"
 wait_for_build asan
 build_beside tsan
 run_tests asan
