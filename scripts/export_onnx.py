@@ -17,7 +17,8 @@ batch dynamic; weights of graphs over 64 MB in a side file <name>.onnx.data):
                            frame count, 1001 for CLAP) -> last_hidden_state, pooler_output
     audio_projection.onnx  input [batch, audio hidden] -> CLAP projection -> L2 -> W (+ b) -> output
 and beside them CLIP's tokenizer and preprocessor files and clip_config.json (copied).
---int8 adds int8/ with every graph dynamically quantised by onnxruntime (weights int8).
+--int8 adds <name>_quantized.onnx beside each graph, dynamically quantised by onnxruntime
+(weights int8): the name the Go server (termite) looks for, in the same folder.
 """
 import argparse
 import json
@@ -120,13 +121,12 @@ def quantise(out: Path):
 
     logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice, once per file
 
-    int8 = out / "int8"
-    int8.mkdir(exist_ok=True)
-    for f in sorted(out.glob("*.onnx")):
+    for f in sorted(p for p in out.glob("*.onnx") if not p.stem.endswith("_quantized")):
+        q = f.with_name(f.stem + "_quantized.onnx")
         # MatMul/Gemm only: ONNX Runtime's CPU provider has no ConvInteger for the patch embeddings.
-        quantize_dynamic(str(f), str(int8 / f.name), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+        quantize_dynamic(str(f), str(q), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
                          use_external_data_format=(out / (f.name + ".data")).exists())
-        print(f"wrote int8/{f.name}")
+        print(f"wrote {q.name}")
 
 
 def main():

@@ -5,7 +5,12 @@ ONNX Runtime runs the exported graphs (fed transformers' preprocessing: CLIPToke
 CLIPImageProcessor, ClapFeatureExtractor, which the engine matches exactly) and its
 normalised outputs must equal `clipclap embed --model BUNDLE` for every text, image and
 audio clip, cosine >= 0.9999. The export from the bundle and the export from the source
-checkpoints + projection must agree, and the int8 variant is measured (cosine >= 0.99).
+checkpoints + projection must agree, and the int8 variant, written as `<name>_quantized.onnx`
+beside each graph (where the Go server, termite, looks for it), is measured (cosine >= 0.99).
+
+What termite computes from the same files is printed too, not checked: it tokenises each text
+alone (no padding, to 77 or otherwise) and mean-pools `last_hidden_state` instead of reading
+`pooler_output` (CLIP's end-of-text token), so its text vectors are not CLIP's.
 
     tests/python/test_export_script.py [--binary build/release/clipclap]
 """
@@ -43,11 +48,15 @@ IMAGES = ["photo_420.jpg", "rgba.png", "cmyk.jpg", "odd_7x5.png", "large_4000x30
 AUDIO = ["tone_48k_pcm16.wav", "chirp_44k.flac", "exact_10s_16k.flac", "mp3_44k.mp3", "opus_48k.ogg", "short_8k_u8.wav"]
 
 
+def quantized(name: str) -> str:
+    return name.replace(".onnx", "_quantized.onnx")
+
+
 class Runner:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, rename=lambda n: n):
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        self.s = {n: ort.InferenceSession(str(folder / n), opts, providers=["CPUExecutionProvider"]) for n in NAMES}
+        self.s = {n: ort.InferenceSession(str(folder / rename(n)), opts, providers=["CPUExecutionProvider"]) for n in NAMES}
 
     def names(self, n):
         return [i.name for i in self.s[n].get_inputs()], [o.name for o in self.s[n].get_outputs()]
@@ -61,6 +70,11 @@ class Runner:
 
     def text(self, ids, mask):
         return self.project("text_projection.onnx", self.pooled("text_model.onnx", {"input_ids": ids, "attention_mask": mask}))
+
+    def text_as_termite(self, ids):
+        """One text, unpadded, the mean of last_hidden_state over its tokens, projected."""
+        hidden = self.s["text_model.onnx"].run(["last_hidden_state"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0]
+        return self.project("text_projection.onnx", hidden.mean(axis=1))
 
     def image(self, pixels):
         return self.project("visual_projection.onnx", self.pooled("visual_model.onnx", {"pixel_values": pixels}))
@@ -103,13 +117,15 @@ def main():
                              "--projection", str(FIXTURES / "train" / "projection-tiny")], b)):
             subprocess.run([sys.executable, str(ROOT / "scripts" / "export_onnx.py"), *extra, "--out", str(out)],
                            check=True, capture_output=True)
-        runners = {"bundle export": Runner(a), "checkpoint export": Runner(b), "int8": Runner(a / "int8")}
+        check(all((a / quantized(n)).exists() for n in NAMES) and not (a / "int8").exists(),
+              f"--int8 writes {', '.join(quantized(n) for n in NAMES)} beside the fp32 graphs")
+        runners = {"bundle export": Runner(a), "checkpoint export": Runner(b), "int8": Runner(a, quantized)}
         for n, names in NAMES.items():
             check(runners["bundle export"].names(n) == names, f"{n} input/output names {names}")
 
         results = {}
         for label, r in runners.items():
-            # Padded to the full length as the Go server does, and padded to the batch's longest.
+            # Padded to all 77 positions and to the batch's longest: the graphs give the same vectors.
             full = tok(TEXTS, padding="max_length", max_length=positions, truncation=True, return_tensors="np")
             short = tok(TEXTS, padding=True, max_length=positions, truncation=True, return_tensors="np")
             results[label] = {
@@ -126,6 +142,11 @@ def main():
         for what in want:
             diff = np.abs(results["bundle export"][what] - results["checkpoint export"][what]).max()
             check(diff <= 1e-6, f"bundle and checkpoint exports agree on {what}: max |diff| {diff:.2e}")
+        alone = [tok(t, truncation=True, max_length=positions, return_tensors="np")["input_ids"].astype(np.int64) for t in TEXTS]
+        termite = np.concatenate([runners["bundle export"].text_as_termite(ids) for ids in alone])
+        cos = np.sum(termite * want_text, axis=1) / np.linalg.norm(want_text, axis=1)
+        print(f"info termite's text vectors (each text alone, mean of last_hidden_state): cosine to transformers' "
+              f"min {cos.min():.4f}, median {np.median(cos):.4f} over {len(cos)}")
     return check.summary()
 
 
