@@ -24,7 +24,7 @@ from langchain_openai import OpenAIEmbeddings
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import Checks  # noqa: E402
+from checks import Checks, serving  # noqa: E402
 BUNDLE = ROOT / "tests" / "fixtures" / "models" / "clipclap-tiny"
 
 
@@ -42,10 +42,7 @@ def main():
                          check=True, capture_output=True, text=True).stdout
     want = np.array([json.loads(line)["embedding"] for line in out.splitlines()])
 
-    server = subprocess.Popen([str(args.binary), "serve", "--model", str(BUNDLE), "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        port = int(server.stdout.readline().rsplit(":", 1)[1])
+    with serving(check, args.binary, "--model", BUNDLE) as port:
         for base in (f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}"):
             emb = OpenAIEmbeddings(model="clipclap-tiny", base_url=base, api_key="unused", check_embedding_ctx_length=False, max_retries=0)
             got = np.array(emb.embed_documents(docs))
@@ -62,10 +59,6 @@ def main():
         except openai.BadRequestError as e:
             message = e.body.get("message", "") if isinstance(e.body, dict) else str(e)
             check("check_embedding_ctx_length=False" in message, f"the default (token ids) gets a 400 naming the setting: {message}")
-    finally:
-        server.terminate()
-        code = server.wait(timeout=60)
-        check(code == 0, f"server exits {code} on SIGTERM")
     return check.summary()
 
 

@@ -20,7 +20,7 @@ import openai
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import Checks  # noqa: E402
+from checks import Checks, serving  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 BUNDLE = FIXTURES / "models" / "clipclap-tiny"
 
@@ -40,11 +40,7 @@ def main():
                              check=True, capture_output=True, text=True).stdout
         return np.array([json.loads(l)["embedding"] for l in out.splitlines()])
 
-    server = subprocess.Popen([str(args.binary), "serve", "--model", str(BUNDLE), "--model", str(FIXTURES / "models" / "clip-tiny-a"),
-                               "--port", "0", "--api-key", "test-key"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        port = int(server.stdout.readline().rsplit(":", 1)[1])
+    with serving(check, args.binary, "--model", BUNDLE, "--model", FIXTURES / "models" / "clip-tiny-a", "--api-key", "test-key") as port:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="test-key", max_retries=0)
         cases = [
             ("text", ["a photo of a cat", "rain on a tin roof"], engine("--text", "a photo of a cat", "--text", "rain on a tin roof")),
@@ -80,10 +76,6 @@ def main():
                 check(False, f"{exc.__name__} expected")
             except exc as e:
                 check(isinstance(e.body, dict) and "message" in e.body, f"{exc.__name__}: {e.body.get('message') if isinstance(e.body, dict) else e}")
-    finally:
-        server.terminate()
-        code = server.wait(timeout=60)
-        check(code == 0, f"server exits {code} on SIGTERM")
     return check.summary()
 
 
