@@ -9,6 +9,7 @@ WORKDIR /src
 COPY scripts/setup-deps.sh scripts/
 RUN apt-get update -qq && scripts/setup-deps.sh build && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt CMakePresets.json ./
+COPY cmake cmake
 COPY src src
 # Portable: -march=native would tie the image to the build machine's CPU. oneDNN picks its
 # GEMM kernels for the CPU it runs on either way.

@@ -9,14 +9,18 @@
 
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <random>
 #include <thread>
 
 #include "core/base64.h"
 #include "core/gemm.h"
 #include "model/embedder.h"
+#include "server/server.h"
+#include "server/web_assets.h"
 #include "server_process.h"
 #include "test_util.h"
 
@@ -582,6 +586,64 @@ TEST(Serve, OpenAIClientsAsTheyCome) {
   expect_vectors({r.body["data"][999]["embedding"].get<std::vector<float>>()}, engine("clipclap-tiny", {{"text", "caption number 999"}}), "item 999");
   const Reply ids = post(s.port(), "/v1/embeddings", json{{"model", "clipclap-tiny"}, {"input", {{1, 2, 3}, {4, 5}}}}.dump());
   expect_error(ids, 400, "check_embedding_ctx_length=False");
+}
+
+// The (method, path) pairs of `routes` that the OpenAPI document lacks, and the document's
+// operations that are not routes: both must be empty.
+std::vector<std::string> undocumented(const std::vector<std::pair<std::string, std::string>>& routes, const json& doc) {
+  std::vector<std::string> out;
+  std::set<std::string> served;
+  for (const auto& [method, path] : routes) {
+    std::string lower = method;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    served.insert(lower + " " + path);
+    if (!doc["paths"].contains(path) || !doc["paths"][path].contains(lower)) out.push_back("not documented: " + method + " " + path);
+  }
+  for (const auto& [path, ops] : doc["paths"].items())
+    for (const auto& [op, _] : ops.items())
+      if (!served.count(op + " " + path)) out.push_back("documented, not served: " + op + " " + path);
+  return out;
+}
+
+TEST(OpenApi, TheDocumentDescribesEveryRouteTheServerAnswers) {
+  const auto text = web_asset("openapi.json");
+  ASSERT_TRUE(text);
+  const json doc = json::parse(*text, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << "src/server/web/openapi.json is not JSON";
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  const auto routes = served_routes();
+  EXPECT_EQ(undocumented(routes, doc), std::vector<std::string>{});
+  // The check fails for a route added without its documentation, and for one documented but gone.
+  auto more = routes;
+  more.emplace_back("POST", "/v2/embed");
+  EXPECT_EQ(undocumented(more, doc), std::vector<std::string>{"not documented: POST /v2/embed"});
+  json fewer = doc;
+  fewer["paths"]["/v0/old"] = {{"get", json::object()}};
+  EXPECT_EQ(undocumented(routes, fewer), std::vector<std::string>{"documented, not served: get /v0/old"});
+  // Every $ref names a schema or response that exists.
+  std::vector<std::string> dangling;
+  std::function<void(const json&)> walk = [&](const json& j) {
+    if (j.is_object()) {
+      if (j.contains("$ref")) {
+        const std::string ref = j["$ref"];
+        const json::json_pointer pointer(ref.substr(1));
+        if (ref.rfind("#/", 0) != 0 || !doc.contains(pointer)) dangling.push_back(ref);
+      }
+      for (const auto& [k, v] : j.items()) walk(v);
+    } else if (j.is_array()) {
+      for (const auto& v : j) walk(v);
+    }
+  };
+  walk(doc);
+  EXPECT_EQ(dangling, std::vector<std::string>{});
+  // Served as it is, without a key.
+  ServerProcess s({"--model", test::fixture("models/clipclap-tiny"), "--api-key", "k"});
+  ASSERT_GT(s.port(), 0);
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Get("/openapi.json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, std::string(*text));
 }
 
 // A SIGTERM while clients hold keep-alive connections after embedding: draining closes each,

@@ -19,6 +19,7 @@
 #include "server/allocator.h"
 #include "server/metrics.h"
 #include "server/task_pool.h"
+#include "server/web_assets.h"
 
 namespace cc {
 
@@ -62,7 +63,7 @@ const char* error_type(int status) {
 ServerResponse error_of(const ApiError& e) { return error_response(e.status, e.message, e.type, e.param); }
 
 // The routes. Metrics label requests by these paths only (anything else is "other").
-enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics };
+enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics, kOpenApi };
 struct RouteInfo {
   const char* method;
   const char* path;
@@ -82,6 +83,7 @@ constexpr RouteInfo kRoutes[] = {
     {"GET", "/healthz", Route::kHealth},
     {"GET", "/readyz", Route::kReady},
     {"GET", "/metrics", Route::kMetrics},
+    {"GET", "/openapi.json", Route::kOpenApi},  // src/server/web/openapi.json, which a test holds to this table
 };
 
 const RouteInfo* find_route(const std::string& path) {
@@ -321,7 +323,8 @@ class Server {
       return r;
     }
     const std::string key = given_key(head);
-    const bool needs_api_key = route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics;
+    const bool needs_api_key =
+        route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics && route->route != Route::kOpenApi;
     if (needs_api_key && !opts_.api_key.empty() && (key.empty() || !same_key(key, opts_.api_key)))
       return error_response(401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error");
     if (route->route == Route::kMetrics && !opts_.metrics_key.empty() &&
@@ -362,6 +365,7 @@ class Server {
         r.body = json{{"status", ready ? "ready" : "draining"}, {"models", models_.size()}}.dump();
         break;
       }
+      case Route::kOpenApi: r.body = std::string(web_asset("openapi.json").value_or("{}")); break;
       case Route::kMetrics:
         metrics_.set("clipclap_inflight_bytes", {}, static_cast<double>(budget_.in_use()));
         metrics_.set("clipclap_open_connections", {}, static_cast<double>(http_->connections()));
@@ -568,6 +572,12 @@ void EmbedCall::respond() {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> served_routes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : kRoutes) out.emplace_back(r.method, r.path);
+  return out;
+}
 
 sigset_t block_shutdown_signals() {
   sigset_t signals;

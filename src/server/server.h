@@ -8,6 +8,7 @@
 //                          {"textVectors", "imageVectors", "audioVectors"}; GET /meta,
 //                          /.well-known/live, /.well-known/ready
 //   GET  /v1/models, /api/models, /healthz, /readyz, /metrics (Prometheus)
+//   GET  /openapi.json     all of the above as an OpenAPI 3.1 document (src/server/web)
 // A request's body is parsed, its media fetched (if it names URLs, on the fetch threads) and
 // decoded and preprocessed on the preparation threads, its items queued for batching, and it
 // is answered when its vectors are back, its deadline passes (504) or its client leaves (its
@@ -52,6 +53,9 @@ struct ServedModel {
   std::vector<std::string> aliases;  // also accepted: directory name, org/name
   std::unique_ptr<Embedder> model;
 };
+
+// Every route the server answers, as (method, path).
+std::vector<std::pair<std::string, std::string>> served_routes();
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so that
 // only the server's waiting thread takes them. Call it before any thread exists.
