@@ -22,6 +22,7 @@ build_packages=(
 test_packages=(
   clang-14 libclang-rt-14-dev libomp-14-dev           # the sanitizer and fuzzing builds (ASan, UBSan, TSan, libFuzzer)
   wrk                                              # serve's load benchmark
+  chromium chromium-driver                         # the playground's browser tests (headless, through Selenium)
 )
 # What `ldd build/release/clipclap` lists, as Debian 12 packages; ca-certificates for `pull`.
 runtime_packages=(

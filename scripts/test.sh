@@ -54,6 +54,8 @@ venv=$(scripts/setup-venv.sh)
 "$venv/bin/python" tests/python/test_export_script.py --binary build/release/clipclap
 stage "python: the official OpenAI client against clipclap serve"
 "$venv/bin/python" tests/python/test_openai_client.py --binary build/release/clipclap
+stage "python: the playground and /docs in headless chromium (screenshots: build/artifacts)"
+"$venv/bin/python" tests/python/test_playground.py --binary build/release/clipclap --artifacts build/artifacts
 stage "python: serve's answers against its OpenAPI document"
 "$venv/bin/python" tests/python/test_openapi.py --binary build/release/clipclap
 stage "python: LangChain's OpenAIEmbeddings against clipclap serve"

@@ -63,7 +63,7 @@ const char* error_type(int status) {
 ServerResponse error_of(const ApiError& e) { return error_response(e.status, e.message, e.type, e.param); }
 
 // The routes. Metrics label requests by these paths only (anything else is "other").
-enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics, kOpenApi };
+enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics, kOpenApi, kPlayground, kDocs };
 struct RouteInfo {
   const char* method;
   const char* path;
@@ -84,6 +84,8 @@ constexpr RouteInfo kRoutes[] = {
     {"GET", "/readyz", Route::kReady},
     {"GET", "/metrics", Route::kMetrics},
     {"GET", "/openapi.json", Route::kOpenApi},  // src/server/web/openapi.json, which a test holds to this table
+    {"GET", "/", Route::kPlayground},          // src/server/web/index.html: embed and compare items in a browser
+    {"GET", "/docs", Route::kDocs},            // src/server/web/docs.html: the OpenAPI document, readable
 };
 
 const RouteInfo* find_route(const std::string& path) {
@@ -323,8 +325,9 @@ class Server {
       return r;
     }
     const std::string key = given_key(head);
-    const bool needs_api_key =
-        route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics && route->route != Route::kOpenApi;
+    // The pages and the document are public: the playground asks for the key and sends it itself.
+    const bool needs_api_key = route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics &&
+                               route->route != Route::kOpenApi && route->route != Route::kPlayground && route->route != Route::kDocs;
     if (needs_api_key && !opts_.api_key.empty() && (key.empty() || !same_key(key, opts_.api_key)))
       return error_response(401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error");
     if (route->route == Route::kMetrics && !opts_.metrics_key.empty() &&
@@ -366,6 +369,11 @@ class Server {
         break;
       }
       case Route::kOpenApi: r.body = std::string(web_asset("openapi.json").value_or("{}")); break;
+      case Route::kPlayground:
+      case Route::kDocs:
+        r.content_type = "text/html; charset=utf-8";
+        r.body = std::string(web_asset(route == Route::kDocs ? "docs.html" : "index.html").value_or(""));
+        break;
       case Route::kMetrics:
         metrics_.set("clipclap_inflight_bytes", {}, static_cast<double>(budget_.in_use()));
         metrics_.set("clipclap_open_connections", {}, static_cast<double>(http_->connections()));

@@ -9,6 +9,7 @@
 //                          /.well-known/live, /.well-known/ready
 //   GET  /v1/models, /api/models, /healthz, /readyz, /metrics (Prometheus)
 //   GET  /openapi.json     all of the above as an OpenAPI 3.1 document (src/server/web)
+//   GET  /, /docs          the playground page, and the document rendered (src/server/web)
 // A request's body is parsed, its media fetched (if it names URLs, on the fetch threads) and
 // decoded and preprocessed on the preparation threads, its items queued for batching, and it
 // is answered when its vectors are back, its deadline passes (504) or its client leaves (its

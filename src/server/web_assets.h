@@ -1,4 +1,4 @@
-// The files of src/server/web (the OpenAPI document), built into the binary by
+// The files of src/server/web (the playground, the OpenAPI document and its page), built into the binary by
 // cmake/embed_assets.cmake: the server answers them without reading the disk.
 #pragma once
 
