@@ -268,7 +268,9 @@ TEST_F(Served, EveryBadRequestGetsItsStatus) {
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) {  // every embedding request here had a body, and its log line says how big
     const json entry = json::parse(line, nullptr, false);
-    if (entry.is_object() && entry.value("path", "") == "/api/embed") EXPECT_GT(entry.value("bytes_in", 0), 0) << line;
+    if (entry.is_object() && entry.value("path", "") == "/api/embed") {
+      EXPECT_GT(entry.value("bytes_in", 0), 0) << line;
+    }
   }
   EXPECT_EQ(log.find("still alive"), std::string::npos);
 }

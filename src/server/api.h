@@ -52,7 +52,6 @@ enum class Api { kOllama, kOpenAI, kAntfly, kWeaviate };
 struct EmbedRequest {
   std::string model;  // empty: the only model, if there is exactly one
   std::vector<InputItem> items;
-  bool input_is_list = false;         // errors then name items as input[i]
   bool truncate = true;               // false: texts over the limit are an error
   bool base64 = false;                // OpenAI encoding_format "base64"
   std::optional<int64_t> dimensions;  // OpenAI: must equal the model's

@@ -166,17 +166,19 @@ std::optional<ApiError> read_listed_item(const json& value, Modality modality, c
   return decode_base64_field(s, param, memory, &item->bytes);
 }
 
-// Weaviate's request lists and what their items are; nullopt for the media clipclap has no
+// Weaviate's request lists and what their items are; no modality for the media clipclap has no
 // model for (multi2vec-bind's video, imu, thermal, depth).
-bool is_weaviate_list(const std::string& field) {
-  return field == "texts" || field == "images" || field == "audio" || field == "video" || field == "imu" || field == "thermal" ||
-         field == "depth";
-}
-std::optional<Modality> weaviate_list_modality(const std::string& field) {
-  if (field == "texts") return Modality::kText;
-  if (field == "images") return Modality::kImage;
-  if (field == "audio") return Modality::kAudio;
-  return std::nullopt;
+struct WeaviateList {
+  const char* field;
+  std::optional<Modality> modality;
+};
+constexpr WeaviateList kWeaviateLists[] = {{"texts", Modality::kText}, {"images", Modality::kImage}, {"audio", Modality::kAudio},
+                                           {"video", std::nullopt},    {"imu", std::nullopt},       {"thermal", std::nullopt},
+                                           {"depth", std::nullopt}};
+const WeaviateList* weaviate_list(const std::string& field) {
+  for (const auto& l : kWeaviateLists)
+    if (field == l.field) return &l;
+  return nullptr;
 }
 
 // Builds one JSON value from SAX events, as nlohmann's own DOM parser does, but for a part of
@@ -268,7 +270,7 @@ class RequestReader : public nlohmann::json_sax<json> {
     if (in_input_list_ && depth_ == 2) return Slot::kItem;
     return building_ ? Slot::kField : Slot::kSkip;  // inside a value being built or skipped
   }
-  bool is_list_field() const { return api_ == Api::kWeaviate ? is_weaviate_list(field_) : field_ == "input"; }
+  bool is_list_field() const { return api_ == Api::kWeaviate ? weaviate_list(field_) != nullptr : field_ == "input"; }
   bool known_field() const {
     if (api_ == Api::kWeaviate) return false;
     const bool openai = api_ == Api::kOpenAI || api_ == Api::kAntfly;
@@ -316,7 +318,6 @@ class RequestReader : public nlohmann::json_sax<json> {
         if (depth_ == 2 && is_list_field() && !object) {  // the list itself: its items come one by one
           in_input_list_ = true;
           have_input = true;
-          out_->input_is_list = true;
           if (field_ == "input") {  // a repeated "input" replaces the first
             out_->items.clear();
             items_ = 0;
@@ -372,7 +373,7 @@ class RequestReader : public nlohmann::json_sax<json> {
     InputItem item;
     item.where = param;
     if (api_ == Api::kWeaviate) {
-      const auto modality = weaviate_list_modality(field_);
+      const auto modality = weaviate_list(field_)->modality;
       if (!modality)
         return fail({422, param + ": clipclap embeds texts, images and audio; it has no model for " + field_, "unsupported_modality", field_});
       if (auto e = read_listed_item(part, *modality, param, limits_, memory_, &item)) return fail(std::move(*e));
@@ -393,7 +394,6 @@ class RequestReader : public nlohmann::json_sax<json> {
     }
     if (field_ == "input") {
       have_input = true;
-      out_->input_is_list = false;
       out_->items.clear();
       InputItem item;
       item.where = "input";

@@ -64,28 +64,36 @@ ServerResponse error_of(const ApiError& e) { return error_response(e.status, e.m
 
 // The routes. Metrics label requests by these paths only (anything else is "other").
 enum class Route { kEmbedOllama, kEmbedOpenAI, kEmbedAntfly, kVectorize, kMeta, kModelsOpenAI, kModelsOllama, kHealth, kReady, kMetrics, kOpenApi, kPlayground, kDocs };
+// Who may call a route: with the API key (when the server has one), or anyone (probes, the pages
+// and the document; the playground asks for the key and sends it itself). /metrics has its own key.
+enum class Access { kKeyed, kOpen };
+// The error body a route's clients read: OpenAI's {"error": {"message", "type", "param"}}, or
+// {"error": "message"} (Weaviate's modules, antfly).
+enum class Errors { kOpenAI, kFlat };
 struct RouteInfo {
   const char* method;
   const char* path;
   Route route;
+  Access access;
+  Errors errors;
 };
 constexpr RouteInfo kRoutes[] = {
-    {"POST", "/api/embed", Route::kEmbedOllama},
-    {"POST", "/v1/embeddings", Route::kEmbedOpenAI},
-    {"POST", "/embeddings", Route::kEmbedOpenAI},  // for OpenAI clients whose base URL lacks /v1
-    {"POST", "/ai/v1/embed", Route::kEmbedAntfly},  // antfly's "antfly" embedder provider
-    {"POST", "/vectorize", Route::kVectorize},     // Weaviate's multi2vec-bind and multi2vec-clip modules
-    {"GET", "/meta", Route::kMeta},
-    {"GET", "/.well-known/live", Route::kHealth},
-    {"GET", "/.well-known/ready", Route::kReady},  // Weaviate waits for it at start-up
-    {"GET", "/v1/models", Route::kModelsOpenAI},
-    {"GET", "/api/models", Route::kModelsOllama},
-    {"GET", "/healthz", Route::kHealth},
-    {"GET", "/readyz", Route::kReady},
-    {"GET", "/metrics", Route::kMetrics},
-    {"GET", "/openapi.json", Route::kOpenApi},  // src/server/web/openapi.json, which a test holds to this table
-    {"GET", "/", Route::kPlayground},          // src/server/web/index.html: embed and compare items in a browser
-    {"GET", "/docs", Route::kDocs},            // src/server/web/docs.html: the OpenAPI document, readable
+    {"POST", "/api/embed", Route::kEmbedOllama, Access::kKeyed, Errors::kOpenAI},
+    {"POST", "/v1/embeddings", Route::kEmbedOpenAI, Access::kKeyed, Errors::kOpenAI},
+    {"POST", "/embeddings", Route::kEmbedOpenAI, Access::kKeyed, Errors::kOpenAI},  // for OpenAI clients whose base URL lacks /v1
+    {"POST", "/ai/v1/embed", Route::kEmbedAntfly, Access::kKeyed, Errors::kFlat},   // antfly's "antfly" embedder provider
+    {"POST", "/vectorize", Route::kVectorize, Access::kKeyed, Errors::kFlat},       // Weaviate's multi2vec-bind and multi2vec-clip
+    {"GET", "/meta", Route::kMeta, Access::kKeyed, Errors::kFlat},
+    {"GET", "/.well-known/live", Route::kHealth, Access::kOpen, Errors::kOpenAI},
+    {"GET", "/.well-known/ready", Route::kReady, Access::kOpen, Errors::kOpenAI},  // Weaviate waits for it at start-up
+    {"GET", "/v1/models", Route::kModelsOpenAI, Access::kKeyed, Errors::kOpenAI},
+    {"GET", "/api/models", Route::kModelsOllama, Access::kKeyed, Errors::kOpenAI},
+    {"GET", "/healthz", Route::kHealth, Access::kOpen, Errors::kOpenAI},
+    {"GET", "/readyz", Route::kReady, Access::kOpen, Errors::kOpenAI},
+    {"GET", "/metrics", Route::kMetrics, Access::kOpen, Errors::kOpenAI},
+    {"GET", "/openapi.json", Route::kOpenApi, Access::kOpen, Errors::kOpenAI},  // src/server/web/openapi.json, held to this table by a test
+    {"GET", "/", Route::kPlayground, Access::kOpen, Errors::kOpenAI},          // src/server/web/index.html
+    {"GET", "/docs", Route::kDocs, Access::kOpen, Errors::kOpenAI},            // src/server/web/docs.html: the document, readable
 };
 
 const RouteInfo* find_route(const std::string& path) {
@@ -105,12 +113,10 @@ Api api_of(Route route) {
   }
 }
 
-// Weaviate's modules and antfly read an error as {"error": "message"}; the rest of the routes
-// answer OpenAI's {"error": {"message", "type", "param"}}.
+// An error answer in the shape its route's clients read (RouteInfo::errors).
 ServerResponse shaped(const std::string& path, ServerResponse r) {
   const RouteInfo* route = find_route(path);
-  if (!route || r.error_message.empty()) return r;
-  if (route->route == Route::kVectorize || route->route == Route::kMeta || route->route == Route::kEmbedAntfly)
+  if (route && route->errors == Errors::kFlat && !r.error_message.empty())
     r.body = json{{"error", r.error_message}}.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
@@ -325,10 +331,7 @@ class Server {
       return r;
     }
     const std::string key = given_key(head);
-    // The pages and the document are public: the playground asks for the key and sends it itself.
-    const bool needs_api_key = route->route != Route::kHealth && route->route != Route::kReady && route->route != Route::kMetrics &&
-                               route->route != Route::kOpenApi && route->route != Route::kPlayground && route->route != Route::kDocs;
-    if (needs_api_key && !opts_.api_key.empty() && (key.empty() || !same_key(key, opts_.api_key)))
+    if (route->access == Access::kKeyed && !opts_.api_key.empty() && (key.empty() || !same_key(key, opts_.api_key)))
       return error_response(401, "missing or wrong API key (Authorization: Bearer KEY)", "authentication_error");
     if (route->route == Route::kMetrics && !opts_.metrics_key.empty() &&
         (key.empty() || (!same_key(key, opts_.metrics_key) && (opts_.api_key.empty() || !same_key(key, opts_.api_key)))))
@@ -358,7 +361,7 @@ class Server {
         ApiError why;
         const ServedModel* m = weaviate_model(&why);
         r = m ? ServerResponse{200, "application/json", json{{"model", m->name}, {"server", "clipclap"}, {"info", model_entry(*m)}}.dump(), {}, ""}
-              : shaped(request.path, error_of(why));
+              : error_of(why);
         break;
       }
       case Route::kHealth: r.body = "{\"status\":\"ok\"}"; break;
@@ -383,7 +386,7 @@ class Server {
       default: break;
     }
     const int status = r.status;
-    exchange->reply(std::move(r));
+    exchange->reply(shaped(request.path, std::move(r)));
     record(&request, status, "", "none", start, 0);
   }
 
