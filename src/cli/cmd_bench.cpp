@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "audio/decode_audio.h"
 #include "core/threads.h"
@@ -32,7 +32,7 @@ const std::vector<Flag> kFlags = {
     {"iters", "N", "timed runs per setting (the median is reported)", "20"},
     {"warmup", "N", "untimed runs first", "3"},
     {"threads", "N", "threads (0 = all cores)", "0"},
-    kPrecisionFlag,
+    precision_flag(),
     {"no-pack", "", "fp32 without a pack file: read the mapped weights in place (as serve --no-pack)"},
     {"json", "", "print JSON instead of a table"},
     {"help", "", "show this text"},
@@ -195,16 +195,16 @@ int cmd_bench(int argc, char** argv) {
   if (!kind.ok()) return fail(kind.error().message, args->has("model") ? 1 : 2);
   const bool clap = kind->kind == ModelKind::kClap;
   auto batches = args->get_int_list("batch", clap ? "1,4" : "1,8");
-  auto iters = args->get_int("iters", 20, 1, 100000);
-  auto warmup = args->get_int("warmup", 3, 0, 100000);
-  auto threads = args->get_int("threads", 0, 0, 1024);
+  auto iters = args->get_int("iters", 1, 100000);
+  auto warmup = args->get_int("warmup", 0, 100000);
+  auto threads = args->get_int("threads", 0, 1024);
   if (!batches.ok()) return fail(batches.error().message, 2);
   if (!iters.ok()) return fail(iters.error().message, 2);
   if (!warmup.ok()) return fail(warmup.error().message, 2);
   if (!threads.ok()) return fail(threads.error().message, 2);
-  auto precision = parse_precision(args->get("precision", "fp32"));
+  auto precision = parse_precision(args->value("precision"));
   if (!precision.ok()) return fail(precision.error().message, 2);
-  const std::string modality = args->get("modality", "image,text");
+  const std::string modality = args->value("modality");
   const bool do_image = !clap && modality.find("image") != std::string::npos;
   const bool do_text = !clap && modality.find("text") != std::string::npos;
   std::vector<std::string> captions;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/threads.h"
@@ -31,7 +31,7 @@ const std::vector<Flag> kFlags = {
     {"batch", "N", "inputs of one modality per forward pass", "8"},
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
-    kPrecisionFlag,
+    precision_flag(),
     {"output", "PATH", "write the JSON lines to PATH (atomically) instead of stdout"},
     {"help", "", "show this text"},
 };
@@ -79,12 +79,12 @@ int cmd_embed(int argc, char** argv) {
     std::fputs(usage(synopsis, description, kFlags).c_str(), stdout);
     return 0;
   }
-  auto batch = args->get_int("batch", 8, 1, 4096);
-  auto threads = args->get_int("threads", 0, 0, 1024);
-  auto max_pixels = args->get_int("max-pixels", 89'478'485, 1, 2'000'000'000);
-  auto max_audio = args->get_int("max-audio-seconds", 600, 1, 86'400);
-  auto long_audio = parse_long_audio(args->get("long-audio", "windows"));
-  auto hop = args->get_double("window-hop", 10, 0.01, 86'400);
+  auto batch = args->get_int("batch", 1, 4096);
+  auto threads = args->get_int("threads", 0, 1024);
+  auto max_pixels = args->get_int("max-pixels", 1, 2'000'000'000);
+  auto max_audio = args->get_int("max-audio-seconds", 1, 86'400);
+  auto long_audio = parse_long_audio(args->value("long-audio"));
+  auto hop = args->get_double("window-hop", 0.01, 86'400);
   for (const Error* e : {batch.ok() ? nullptr : &batch.error(), threads.ok() ? nullptr : &threads.error(),
                          max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
                          long_audio.ok() ? nullptr : &long_audio.error(), hop.ok() ? nullptr : &hop.error()}) {
@@ -102,7 +102,7 @@ int cmd_embed(int argc, char** argv) {
   audio_opts.hop_seconds = hop.value();
   auto dir = resolve_model_arg(args->get("model"));
   if (!dir.ok()) return fail(dir.error().message, 1);
-  auto precision = parse_precision(args->get("precision", "fp32"));
+  auto precision = parse_precision(args->value("precision"));
   if (!precision.ok()) return fail(precision.error().message, 2);
   // A one-off call does not pack fp32 weights at load: packing ViT-B/32 costs 1-2.5 s and saves
   // a few ms per short text (README "Packed weights"). A pack file is still used.

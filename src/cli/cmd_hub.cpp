@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "bundle/hub.h"
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 

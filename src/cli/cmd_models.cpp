@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/discover.h"
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/packed_weights.h"

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "bundle/resolve_model.h"
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/gemm.h"
@@ -48,7 +48,7 @@ int cmd_pack(int argc, char** argv) {
     return 0;
   }
   if (!args->has("model")) return fail("--model DIR is required", 2);
-  auto precision = parse_precision(args->get("precision", "fp32"));
+  auto precision = parse_precision(args->value("precision"));
   if (!precision.ok()) return fail(precision.error().message, 2);
   if (precision.value() == Precision::kFp32 && !gemm_prefers_packed_layout())
     std::fprintf(stderr, "clipclap pack: note: this machine's GEMM prefers another layout; the packed file will be ignored here\n");

@@ -9,7 +9,7 @@
 
 #include "bundle/discover.h"
 #include "bundle/resolve_model.h"
-#include "cli/args.h"
+#include "core/flags.h"
 #include "cli/commands.h"
 #include "core/gemm.h"
 #include "core/threads.h"
@@ -84,35 +84,35 @@ int cmd_serve(int argc, char** argv) {
   }
   ServerOptions o;
   std::vector<Error> bad;
-  auto number = [&](const char* name, int fallback, int min, int max) {
-    auto v = args->get_int(name, fallback, min, max);
+  auto number = [&](const char* name, int min, int max) {
+    auto v = args->get_int(name, min, max);
     if (!v.ok()) bad.push_back(v.error());
-    return v.ok() ? v.value() : fallback;
+    return v.ok() ? v.value() : min;
   };
-  const int port = number("port", 8080, 0, 65535), threads = number("threads", 0, 0, 1024);
-  o.batching.max_batch = number("max-batch", 32, 1, 4096);
-  o.batching.max_batch_tokens = number("max-batch-tokens", 1024, 1, 1 << 24);
-  o.batching.max_wait = std::chrono::milliseconds(number("max-wait-ms", 5, 0, 600000));
-  o.batching.max_queue = static_cast<size_t>(number("max-queue", 1024, 1, 10'000'000));
-  o.parse.max_items = static_cast<size_t>(number("max-items", 2048, 1, 100000));
+  const int port = number("port", 0, 65535), threads = number("threads", 0, 1024);
+  o.batching.max_batch = number("max-batch", 1, 4096);
+  o.batching.max_batch_tokens = number("max-batch-tokens", 1, 1 << 24);
+  o.batching.max_wait = std::chrono::milliseconds(number("max-wait-ms", 0, 600000));
+  o.batching.max_queue = static_cast<size_t>(number("max-queue", 1, 10'000'000));
+  o.parse.max_items = static_cast<size_t>(number("max-items", 1, 100000));
   o.weaviate_model = args->get("weaviate-model");
-  o.http.max_body_bytes = static_cast<size_t>(number("max-body-mb", 64, 1, 4096)) << 20;
-  o.max_inflight_bytes = static_cast<size_t>(number("max-inflight-mb", 192, 16, 1 << 20)) << 20;
-  o.timeout_s = number("timeout-s", 60, 1, 86400);
-  o.http.max_connections = static_cast<size_t>(number("max-connections", 1024, 1, 1 << 20));
-  o.http.header_timeout = std::chrono::seconds(number("header-timeout-s", 10, 1, 3600));
-  o.http.body_timeout = std::chrono::seconds(number("body-timeout-s", 10, 1, 3600));
-  o.http.idle_timeout = std::chrono::seconds(number("idle-timeout-s", 5, 1, 3600));
-  o.prepare.image.max_pixels = number("max-pixels", 89'478'485, 1, 2'000'000'000);
-  o.prepare.audio.max_seconds = number("max-audio-seconds", 600, 1, 86400);
-  o.prepare.fetch.timeout = std::chrono::seconds(number("fetch-timeout-s", 20, 1, 3600));
-  o.prepare.fetch.max_bytes = static_cast<uint64_t>(number("max-fetch-mb", 32, 1, 4096)) << 20;
-  o.fetch_threads = number("fetch-threads", 8, 1, 256);
-  o.http_threads = number("http-threads", 1, 1, 64);
-  auto long_audio = parse_long_audio(args->get("long-audio", "windows"));
+  o.http.max_body_bytes = static_cast<size_t>(number("max-body-mb", 1, 4096)) << 20;
+  o.max_inflight_bytes = static_cast<size_t>(number("max-inflight-mb", 16, 1 << 20)) << 20;
+  o.timeout_s = number("timeout-s", 1, 86400);
+  o.http.max_connections = static_cast<size_t>(number("max-connections", 1, 1 << 20));
+  o.http.header_timeout = std::chrono::seconds(number("header-timeout-s", 1, 3600));
+  o.http.body_timeout = std::chrono::seconds(number("body-timeout-s", 1, 3600));
+  o.http.idle_timeout = std::chrono::seconds(number("idle-timeout-s", 1, 3600));
+  o.prepare.image.max_pixels = number("max-pixels", 1, 2'000'000'000);
+  o.prepare.audio.max_seconds = number("max-audio-seconds", 1, 86400);
+  o.prepare.fetch.timeout = std::chrono::seconds(number("fetch-timeout-s", 1, 3600));
+  o.prepare.fetch.max_bytes = static_cast<uint64_t>(number("max-fetch-mb", 1, 4096)) << 20;
+  o.fetch_threads = number("fetch-threads", 1, 256);
+  o.http_threads = number("http-threads", 1, 64);
+  auto long_audio = parse_long_audio(args->value("long-audio"));
   if (!long_audio.ok()) bad.push_back(long_audio.error());
   if (!bad.empty()) return fail(bad.front().message, 2);
-  o.host = args->get("host", "127.0.0.1");
+  o.host = args->value("host");
   o.port = port;
   o.api_key = args->get("api-key");
   if (o.api_key.empty() && std::getenv("CLIPCLAP_API_KEY")) o.api_key = std::getenv("CLIPCLAP_API_KEY");

@@ -28,4 +28,15 @@ void ProgressBar::update(int64_t done) {
   std::fflush(stderr);
 }
 
+std::function<void(const std::string&, int64_t, int64_t)> StageBars::callback(std::function<bool(const std::string&)> bytes) {
+  return [this, bytes](const std::string& stage, int64_t done, int64_t total) {
+    if (!bar_ || stage != stage_) {
+      bar_.reset();
+      stage_ = stage;
+      bar_ = std::make_unique<ProgressBar>(stage, total, bytes && bytes(stage) ? ProgressBar::Unit::kBytes : ProgressBar::Unit::kItems);
+    }
+    bar_->update(done);
+  };
+}
+
 }  // namespace cc

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace cc {
@@ -21,6 +23,18 @@ class ProgressBar {
   Unit unit_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;
+};
+
+// One bar per stage of a library pipeline that reports (stage, done, total): a new stage ends
+// the bar before it. `bytes` says which stages count bytes (downloads) rather than items.
+class StageBars {
+ public:
+  std::function<void(const std::string&, int64_t, int64_t)> callback(std::function<bool(const std::string& stage)> bytes = {});
+  void done() { bar_.reset(); }
+
+ private:
+  std::string stage_;
+  std::unique_ptr<ProgressBar> bar_;
 };
 
 }  // namespace cc

@@ -1,5 +1,6 @@
-// Command-line flags: parsed in order (so `embed` can keep the order of mixed --text and
-// --image inputs), with the --help text generated from the same table.
+// Flags: parsed in order (so `embed` can keep the order of mixed --text and --image inputs).
+// One table gives each flag its help text and its default, for --help, for the parsed values
+// and for the Python package's keyword arguments (which arrive here as flags too).
 #pragma once
 
 #include <string>
@@ -24,19 +25,27 @@ class Args {
 
   bool has(const std::string& name) const;
   std::string get(const std::string& name, const std::string& fallback = "") const;
+  // The value given, else the table's default.
+  std::string value(const std::string& name) const;
   std::vector<std::string> all(const std::string& name) const;
   const std::vector<std::pair<std::string, std::string>>& in_order() const { return items_; }
-  Result<int> get_int(const std::string& name, int fallback, int min, int max) const;
-  Result<double> get_double(const std::string& name, double fallback, double min, double max) const;
+  // Numbers: the value given, else the table's default, within [min, max].
+  Result<int> get_int(const std::string& name, int min, int max) const;
+  Result<double> get_double(const std::string& name, double min, double max) const;
   std::vector<std::string> get_list(const std::string& name, const std::string& fallback = "") const;  // "a,b,c"; "" -> {}
   Result<std::vector<int>> get_int_list(const std::string& name, const std::string& fallback) const;
 
  private:
+  std::vector<Flag> flags_;
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// --help, which every command takes. (Functions, not globals: the commands' tables are globals
+// of other files, and C++ does not order their initialisation.)
+Flag help_flag();
+
 // --precision as embed and bench take it (serve and pack give it their own help text).
-extern const Flag kPrecisionFlag;
+Flag precision_flag();
 
 std::string usage(const std::string& synopsis, const std::string& description, const std::vector<Flag>& flags);
 

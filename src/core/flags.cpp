@@ -1,16 +1,20 @@
-#include "cli/args.h"
+#include "core/flags.h"
 
 #include <algorithm>
 #include <cstdlib>
 
 namespace cc {
 
-const Flag kPrecisionFlag = {"precision", "P",
-                             "fp32 (exact to transformers), bf16 or int8 (faster, cosine to fp32 >= 0.9995 / 0.995; README \"Precision\")",
-                             "fp32"};
+Flag help_flag() { return {"help", "", "show this text"}; }
+
+Flag precision_flag() {
+  return {"precision", "P", "fp32 (exact to transformers), bf16 or int8 (faster, cosine to fp32 >= 0.9995 / 0.995; README \"Precision\")",
+          "fp32"};
+}
 
 Result<Args> Args::parse(const std::vector<Flag>& flags, int argc, char** argv) {
   Args a;
+  a.flags_ = flags;
   for (int i = 0; i < argc; ++i) {
     std::string tok = argv[i];
     if (tok.rfind("--", 0) != 0) return error("unexpected argument '" + tok + "' (options start with --; see --help)");
@@ -46,6 +50,13 @@ std::string Args::get(const std::string& name, const std::string& fallback) cons
   return fallback;
 }
 
+std::string Args::value(const std::string& name) const {
+  if (has(name)) return get(name);
+  for (const Flag& f : flags_)
+    if (f.name == name) return f.default_value;
+  return "";
+}
+
 std::vector<std::string> Args::all(const std::string& name) const {
   std::vector<std::string> out;
   for (const auto& [k, v] : items_)
@@ -62,14 +73,10 @@ static Result<int> parse_int(const std::string& name, const std::string& s, int 
   return static_cast<int>(v);
 }
 
-Result<int> Args::get_int(const std::string& name, int fallback, int min, int max) const {
-  if (!has(name)) return fallback;
-  return parse_int(name, get(name), min, max);
-}
+Result<int> Args::get_int(const std::string& name, int min, int max) const { return parse_int(name, value(name), min, max); }
 
-Result<double> Args::get_double(const std::string& name, double fallback, double min, double max) const {
-  if (!has(name)) return fallback;
-  const std::string s = get(name);
+Result<double> Args::get_double(const std::string& name, double min, double max) const {
+  const std::string s = value(name);
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0' || !(v >= min && v <= max))
