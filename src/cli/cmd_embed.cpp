@@ -7,12 +7,15 @@
 #include <vector>
 
 #include "core/flags.h"
+#include "bulk/embed_manifest.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
+#include "core/embeddings.h"
 #include "core/file.h"
 #include "core/threads.h"
 #include "audio/decode_audio.h"
 #include "bundle/resolve_model.h"
-#include "model/embedder.h"
+#include "model/batch_embed.h"
 #include "vision/decode_image.h"
 
 namespace cc {
@@ -32,34 +35,44 @@ const std::vector<Flag> kFlags = {
     {"threads", "N", "threads for inference (0 = all cores)", "0"},
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
     precision_flag(),
-    {"output", "PATH", "write the JSON lines to PATH (atomically) instead of stdout"},
+    {"output", "PATH", "write the JSON lines to PATH (atomically) instead of stdout; with --manifest, .jsonl or .npy"},
+    {"manifest", "FILE", "embed every file a manifest names (.jsonl {\"path\", \"modality\"?} or .csv with a path column; paths relative to it) into --output, resumably: rows {\"path\", \"modality\", \"embedding\", \"error\"}; a rerun goes on where a killed run stopped"},
+    {"shard", "I/N", "with --manifest: only rows I, I+N, I+2N, ... (one of N parallel jobs)", "0/1"},
     {"help", "", "show this text"},
 };
 
-// One input, made ready for its tower as the server makes a request's items ready.
-struct Input {
-  std::string modality;  // "text", "image" or "audio"
-  std::string value;     // the text, or the file path
-  std::vector<int32_t> ids;
-  std::vector<float> pixels;
-  ClipFeatures audio;
-};
-
-void append_json_line(std::string& out, size_t index, const std::string& modality, const float* v, int dim) {
-  char buf[48];
-  out += "{\"index\":" + std::to_string(index) + ",\"modality\":\"" + modality + "\",\"dim\":" + std::to_string(dim) +
-         ",\"embedding\":[";
-  for (int i = 0; i < dim; ++i) {
-    std::snprintf(buf, sizeof buf, i ? ",%.9g" : "%.9g", v[i]);  // 9 significant digits round-trip float32
-    out += buf;
-  }
-  out += "]}\n";
+void append_json_line(std::string& out, size_t index, const std::string& modality, const std::vector<float>& v) {
+  out += "{\"index\":" + std::to_string(index) + ",\"modality\":\"" + modality + "\",\"dim\":" + std::to_string(v.size()) +
+         ",\"embedding\":";
+  append_json_floats(out, v.data(), v.size());
+  out += "}\n";
 }
 
-void progress(size_t done, size_t total) {
-  if (total < 16 || !isatty(STDERR_FILENO)) return;
-  std::fprintf(stderr, "\rembedding %zu/%zu", done, total);
-  if (done == total) std::fputc('\n', stderr);
+// --manifest: the rows of a shard into --output, resumably (bulk/embed_manifest.h).
+int embed_manifest(const Embedder& model, const Args& args, const PrepareOptions& prepare, int batch) {
+  auto fail = [](const std::string& message, int code) {
+    std::fprintf(stderr, "clipclap embed: %s\n", message.c_str());
+    return code;
+  };
+  ManifestJob job;
+  job.manifest = args.get("manifest"), job.output = args.get("output"), job.batch = batch, job.prepare = prepare;
+  if (auto st = parse_shard(args.value("shard"), job.shard, job.shards); !st.ok()) return fail(st.error().message, 2);
+  std::unique_ptr<ProgressBar> bar;
+  auto result = run_manifest_job(model, job, [&](const ManifestProgress& p) {
+    if (!bar) bar = std::make_unique<ProgressBar>("embedding " + job.manifest, static_cast<int64_t>(p.rows - p.skipped));
+    bar->update(static_cast<int64_t>(p.done), std::to_string(p.errors) + (p.errors == 1 ? " error" : " errors"));
+  });
+  bar.reset();
+  if (!result.ok()) return fail(result.error().message, 1);
+  const ManifestProgress& p = result.value();
+  if (p.complete) {
+    std::fprintf(stderr, "%s is complete (%zu rows of shard %d/%d); nothing to do\n", job.output.c_str(), p.rows, job.shard, job.shards);
+    return 0;
+  }
+  std::fprintf(stderr, "%zu files in %.1f s (%.1f files/s): %zu embedded, %zu errors%s -> %s\n", p.done, p.seconds,
+               p.seconds > 0 ? p.done / p.seconds : 0.0, p.done - p.errors, p.errors,
+               p.skipped ? (", " + std::to_string(p.skipped) + " written by an earlier run").c_str() : "", job.output.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -91,10 +104,14 @@ int cmd_embed(int argc, char** argv) {
     if (e) return fail(e->message, 2);
   }
   if (!args->has("model")) return fail("--model DIR is required", 2);
-  std::vector<Input> inputs;
+  std::vector<std::pair<std::string, std::string>> inputs;  // --text/--image/--audio and its value, in order
   for (const auto& [name, value] : args->in_order())
-    if (name == "text" || name == "image" || name == "audio") inputs.push_back({name, value, {}, {}, {}});
-  if (inputs.empty()) return fail("nothing to embed (give --text, --image or --audio)", 2);
+    if (name == "text" || name == "image" || name == "audio") inputs.emplace_back(name, value);
+  const bool manifest = args->has("manifest");
+  if (manifest && !inputs.empty()) return fail("--manifest embeds its files; give no --text, --image or --audio with it", 2);
+  if (manifest && !args->has("output")) return fail("--manifest needs --output OUT.jsonl|OUT.npy", 2);
+  if (!manifest && args->has("shard")) return fail("--shard goes with --manifest", 2);
+  if (inputs.empty() && !manifest) return fail("nothing to embed (give --text, --image, --audio or --manifest)", 2);
   set_num_threads(threads.value());
 
   LongAudioOptions audio_opts;
@@ -114,9 +131,15 @@ int cmd_embed(int argc, char** argv) {
   Embedder& model = *loaded.value();
   if (args->has("projection"))
     if (auto st = model.attach_projection(args->get("projection")); !st.ok()) return fail(st.error().message, 1);
+  PrepareOptions prepare;
+  prepare.image.max_pixels = max_pixels.value();
+  prepare.audio.max_seconds = max_audio.value();
+  prepare.long_audio = audio_opts;
+  if (manifest) return embed_manifest(model, args.value(), prepare, batch.value());
+
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::string& m = inputs[i].modality;
+    const std::string& m = inputs[i].first;
     if ((m == "text" && !caps.text) || (m == "image" && !caps.image) || (m == "audio" && !caps.audio))
       return fail("input " + std::to_string(i) + " (--" + m + "): model " + dir.value() + " is a " +
                       model_kind_name(model.info().kind) + " model, which embeds " + capabilities_string(caps) +
@@ -128,68 +151,37 @@ int cmd_embed(int argc, char** argv) {
 
   // Read and check every input first.
   int failures = 0;
-  ImageLimits limits;
-  limits.max_pixels = max_pixels.value();
-  AudioLimits audio_limits;
-  audio_limits.max_seconds = max_audio.value();
+  std::vector<PreparedInput> prepared(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Input& in = inputs[i];
-    auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + in.modality + "): " + e.message, 1); };
-    if (in.modality == "text") {
-      auto ids = model.tokenize(in.value);
-      if (ids.ok()) in.ids = std::move(ids).value();
-      else bad(ids.error());
-    } else {
-      auto bytes = read_file(in.value);
-      if (!bytes.ok()) {
-        bad(bytes.error());
-      } else if (in.modality == "audio") {
-        auto f = model.audio_features(bytes->data(), bytes->size(), audio_limits, audio_opts);
-        if (f.ok()) in.audio = std::move(f).value();
-        else bad(f.error().context(in.value));
-      } else {
-        auto p = model.pixel_values(bytes->data(), bytes->size(), limits);
-        if (p.ok()) in.pixels = std::move(p).value();
-        else bad(p.error().context(in.value));
-      }
+    const auto& [m, value] = inputs[i];
+    auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + m + "): " + e.message, 1); };
+    if (m == "text") {
+      auto in = prepare_text(model, value);
+      if (in.ok()) prepared[i] = std::move(in).value();
+      else bad(in.error());
+      continue;
     }
+    auto bytes = read_file(value);
+    if (!bytes.ok()) {
+      bad(bytes.error());
+      continue;
+    }
+    auto in = prepare_encoded(model, m == "image" ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
+    if (in.ok()) prepared[i] = std::move(in).value();
+    else bad(in.error().context(value));
   }
   if (failures) return 1;
 
-  // Embed each modality in batches, then print in input order.
-  std::vector<std::vector<float>> vectors(inputs.size());
-  size_t done = 0;
-  for (const std::string modality : {"text", "image", "audio"}) {
-    std::vector<size_t> group;
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (inputs[i].modality == modality) group.push_back(i);
-    for (size_t start = 0; start < group.size(); start += batch.value()) {
-      const size_t end = std::min(group.size(), start + static_cast<size_t>(batch.value()));
-      Result<Embeddings> e = Embeddings{};
-      if (modality == "text") {
-        std::vector<std::vector<int32_t>> ids;
-        for (size_t k = start; k < end; ++k) ids.push_back(inputs[group[k]].ids);
-        e = model.embed_token_ids(ids);
-      } else if (modality == "image") {
-        std::vector<float> pixels;
-        for (size_t k = start; k < end; ++k) pixels.insert(pixels.end(), inputs[group[k]].pixels.begin(), inputs[group[k]].pixels.end());
-        e = model.embed_pixel_values(pixels, static_cast<int>(end - start));
-      } else {
-        std::vector<ClipFeatures> clips;
-        for (size_t k = start; k < end; ++k) clips.push_back(std::move(inputs[group[k]].audio));
-        e = model.embed_audio_features(clips);
-      }
-      if (!e.ok()) return fail(e.error().message, 1);
-      for (size_t k = start; k < end; ++k)
-        vectors[group[k]].assign(e->row(k - start), e->row(k - start) + e->dim);
-      done += end - start;
-      progress(done, inputs.size());
-    }
-  }
+  std::unique_ptr<ProgressBar> bar;
+  if (inputs.size() >= 16) bar = std::make_unique<ProgressBar>("embedding", static_cast<int64_t>(inputs.size()));
+  auto vectors = embed_prepared(model, prepared, batch.value(), [&](size_t done) {
+    if (bar) bar->update(static_cast<int64_t>(done));
+  });
+  bar.reset();
+  if (!vectors.ok()) return fail(vectors.error().message, 1);
 
   std::string out;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    append_json_line(out, i, inputs[i].modality, vectors[i].data(), static_cast<int>(vectors[i].size()));
+  for (size_t i = 0; i < inputs.size(); ++i) append_json_line(out, i, inputs[i].first, (*vectors)[i]);
   if (args->has("output")) {
     auto st = write_file_atomic(args->get("output"), out.data(), out.size());
     if (!st.ok()) return fail(st.error().message, 1);

@@ -13,7 +13,7 @@ ProgressBar::~ProgressBar() {
   if (tty_) std::fputc('\n', stderr);
 }
 
-void ProgressBar::update(int64_t done) {
+void ProgressBar::update(int64_t done, const std::string& note) {
   if (!tty_ || total_ <= 0) return;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0;
@@ -23,8 +23,10 @@ void ProgressBar::update(int64_t done) {
     std::snprintf(amount, sizeof amount, "%.1f/%.1f MB", done / 1e6, total_ / 1e6);
   else
     std::snprintf(amount, sizeof amount, "%lld/%lld", static_cast<long long>(done), static_cast<long long>(total_));
-  std::fprintf(stderr, "\r%-24s [%s%s] %s  %.0fs elapsed, ETA %.0fs ", label_.c_str(), std::string(filled, '#').c_str(),
-               std::string(width - filled, '.').c_str(), amount, elapsed, eta);
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  std::fprintf(stderr, "\r%-24s [%s%s] %s  %.1f%s/s  %.0fs elapsed, ETA %.0fs %s ", label_.c_str(), std::string(filled, '#').c_str(),
+               std::string(width - filled, '.').c_str(), amount, unit_ == Unit::kBytes ? rate / 1e6 : rate,
+               unit_ == Unit::kBytes ? " MB" : "", elapsed, eta, note.c_str());
   std::fflush(stderr);
 }
 

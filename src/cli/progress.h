@@ -15,7 +15,8 @@ class ProgressBar {
   enum class Unit { kItems, kBytes };
   ProgressBar(std::string label, int64_t total, Unit unit = Unit::kItems);
   ~ProgressBar();
-  void update(int64_t done);
+  // `note` follows the figures ("3 errors"); the rate is shown per second.
+  void update(int64_t done, const std::string& note = "");
 
  private:
   std::string label_;

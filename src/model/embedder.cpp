@@ -76,6 +76,11 @@ Result<std::vector<float>> Embedder::pixel_values(const uint8_t* data, size_t si
   return clip_->pixel_values(data, size, limits);
 }
 
+Result<std::vector<float>> Embedder::pixel_values(const Image& image) const {
+  if (!info_.caps.image) return lacks("images");
+  return clip_->pixel_values(image);
+}
+
 size_t Embedder::pixel_values_bytes() const {
   if (!clip_) return 0;
   const auto& c = clip_->vision_tower().config();
@@ -96,6 +101,11 @@ Result<ClipFeatures> Embedder::audio_features(const uint8_t* data, size_t size, 
                                               const LongAudioOptions& opts) const {
   if (!info_.caps.audio) return lacks("audio");
   return clap_->clip_features(data, size, limits, opts);
+}
+
+Result<ClipFeatures> Embedder::audio_features(const Audio& clip, const LongAudioOptions& opts) const {
+  if (!info_.caps.audio) return lacks("audio");
+  return clap_->clip_features(clip, opts);
 }
 
 Result<Embeddings> Embedder::into_space(Result<Embeddings> clap_vectors) const {

@@ -40,6 +40,7 @@ class Embedder {
   // Images: pixel_values of one encoded image (decoded row by row, CLIP preprocessing), then
   // the tower over several.
   Result<std::vector<float>> pixel_values(const uint8_t* data, size_t size, const ImageLimits& limits) const;
+  Result<std::vector<float>> pixel_values(const Image& image) const;  // already decoded
   size_t pixel_values_bytes() const;  // of one image's pixel_values (0 without images)
   Result<Embeddings> embed_pixel_values(const std::vector<float>& pixels, int count) const;
 
@@ -48,6 +49,7 @@ class Embedder {
   Status check_audio_options(const LongAudioOptions& opts) const;
   Result<ClipFeatures> audio_features(const uint8_t* data, size_t size, const AudioLimits& limits,
                                       const LongAudioOptions& opts) const;
+  Result<ClipFeatures> audio_features(const Audio& clip, const LongAudioOptions& opts) const;  // already decoded
   Result<Embeddings> embed_audio_features(const std::vector<ClipFeatures>& clips) const;
 
   // Convenience for whole batches (embed, tests).

@@ -11,6 +11,7 @@
 
 #include "core/memory_budget.h"
 #include "core/result.h"
+#include "model/batch_embed.h"
 
 namespace cc {
 
@@ -31,9 +32,6 @@ ApiError api_error(const Error& e, std::string param = "");
 
 // A client's string echoed in a message: at most 256 characters.
 std::string echo(std::string_view s);
-
-enum class Modality { kText, kImage, kAudio };
-const char* modality_name(Modality m);
 
 struct InputItem {
   Modality modality = Modality::kText;

@@ -108,7 +108,7 @@ void Batcher::drop_cancelled(Lane& lane) {
   update_depth(lane);
 }
 
-bool Batcher::submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items) {
+bool Batcher::submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<PreparedInput> items) {
   std::lock_guard<std::mutex> lock(mu_);
   if (queued_ + items.size() > opts_.max_queue)  // places held by timed-out or abandoned requests count as free
     for (auto& lane : lanes_) drop_cancelled(*lane);

@@ -89,13 +89,13 @@ class Batcher {
   };
 
   // Queues a request's prepared items, all or none: false when the queue is full.
-  bool submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<Prepared> items);
+  bool submit(const std::string& model, const std::shared_ptr<Job>& job, std::vector<PreparedInput> items);
 
  private:
   struct Item {
     std::shared_ptr<Job> job;
     size_t index;
-    Prepared data;
+    PreparedInput data;
     Clock::time_point at;
   };
   struct Lane {

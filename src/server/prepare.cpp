@@ -3,12 +3,11 @@
 namespace cc {
 
 std::optional<ApiError> prepare_item(const Embedder& model, const InputItem& item, const std::string& param, bool truncate,
-                                     const PrepareLimits& limits, Prepared* out) {
-  out->modality = item.modality;
+                                     const PrepareLimits& limits, PreparedInput* out) {
   if (item.modality == Modality::kText) {
-    auto ids = model.tokenize(item.text, truncate);
-    if (!ids.ok()) return api_error(ids.error().context(param), param);
-    out->ids = std::move(ids).value();
+    auto in = prepare_text(model, item.text, truncate);
+    if (!in.ok()) return api_error(in.error().context(param), param);
+    *out = std::move(in).value();
     return std::nullopt;
   }
   // Budget and internal failures keep their kind (503, 413, 500); anything else is undecodable.
@@ -16,15 +15,9 @@ std::optional<ApiError> prepare_item(const Embedder& model, const InputItem& ite
     if (e.kind == ErrorKind::kInvalidInput) return bad_request(param + ": undecodable " + what + ": " + e.message, param);
     return api_error(e.context(param), param);
   };
-  if (item.modality == Modality::kImage) {
-    auto pixels = model.pixel_values(item.bytes.data(), item.bytes.size(), limits.image);
-    if (!pixels.ok()) return failed(pixels.error(), "image");
-    out->pixels = std::move(pixels).value();
-    return std::nullopt;
-  }
-  auto features = model.audio_features(item.bytes.data(), item.bytes.size(), limits.audio, limits.long_audio);
-  if (!features.ok()) return failed(features.error(), "audio");
-  out->audio = std::move(features).value();
+  auto in = prepare_encoded(model, item.modality, item.bytes.data(), item.bytes.size(), limits);
+  if (!in.ok()) return failed(in.error(), modality_name(item.modality));
+  *out = std::move(in).value();
   return std::nullopt;
 }
 

@@ -9,30 +9,19 @@
 #include <vector>
 
 #include "audio/decode_audio.h"
-#include "model/embedder.h"
+#include "model/batch_embed.h"
 #include "server/api.h"
 #include "server/fetch.h"
 #include "vision/image.h"
 
 namespace cc {
 
-struct Prepared {
-  Modality modality = Modality::kText;
-  std::vector<int32_t> ids;
-  std::vector<float> pixels;
-  ClipFeatures audio;
-
-  size_t bytes() const { return ids.capacity() * sizeof(int32_t) + pixels.capacity() * sizeof(float) + audio.mel.capacity() * sizeof(float); }
-};
-
-struct PrepareLimits {
-  ImageLimits image;  // their budget: decoders' working memory
-  AudioLimits audio;
-  LongAudioOptions long_audio;
+// The media limits (their budgets: decoders' working memory), and what may be fetched.
+struct PrepareLimits : PrepareOptions {
   FetchPolicy fetch;
 };
 
 std::optional<ApiError> prepare_item(const Embedder& model, const InputItem& item, const std::string& param, bool truncate,
-                                     const PrepareLimits& limits, Prepared* out);
+                                     const PrepareLimits& limits, PreparedInput* out);
 
 }  // namespace cc

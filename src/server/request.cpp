@@ -24,15 +24,6 @@ std::string echo(std::string_view s) {
   return std::string(s.substr(0, cut)) + "... (" + std::to_string(s.size()) + " bytes)";
 }
 
-const char* modality_name(Modality m) {
-  switch (m) {
-    case Modality::kText: return "text";
-    case Modality::kImage: return "image";
-    case Modality::kAudio: return "audio";
-  }
-  return "?";
-}
-
 namespace {
 
 using nlohmann::json;

@@ -5,23 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
+#include "core/embeddings.h"
 #include "server/api.h"
 
 namespace cc {
-
-namespace {
-
-void append_floats(std::string& out, const std::vector<float>& v) {
-  char buf[32];
-  out += '[';
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::snprintf(buf, sizeof buf, i ? ",%.9g" : "%.9g", v[i]);  // 9 significant digits round-trip float32
-    out += buf;
-  }
-  out += ']';
-}
-
-}  // namespace
 
 std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, int dim,
                             const std::vector<std::vector<float>>& vectors, size_t tokens) {
@@ -39,7 +26,7 @@ std::string embeddings_body(Api api, ResponseEncoding encoding, const std::strin
     out += ",\"embeddings\":[";
     for (size_t i = 0; i < vectors.size(); ++i) {
       if (i) out += ',';
-      append_floats(out, vectors[i]);
+      append_json_floats(out, vectors[i].data(), vectors[i].size());
     }
     out += "]}";
   } else {
@@ -53,7 +40,7 @@ std::string embeddings_body(Api api, ResponseEncoding encoding, const std::strin
         out += base64_encode(vectors[i].data(), vectors[i].size() * 4);
         out += '"';
       } else {
-        append_floats(out, vectors[i]);
+        append_json_floats(out, vectors[i].data(), vectors[i].size());
       }
       out += '}';
     }
@@ -80,7 +67,7 @@ std::string vectorize_body(const std::vector<Modality>& modalities, const std::v
       if (modalities[i] != m) continue;
       if (!first) out += ',';
       first = false;
-      append_floats(out, vectors[i]);
+      append_json_floats(out, vectors[i].data(), vectors[i].size());
     }
     out += ']';
   }

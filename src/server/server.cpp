@@ -156,7 +156,7 @@ struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
   EmbedRequest parsed;
   const ServedModel* served = nullptr;
   MemoryBudget::Hold memory;  // decoded media, tensors, the response: what this request holds beyond its body
-  std::vector<Prepared> prepared;
+  std::vector<PreparedInput> prepared;
   std::atomic<size_t> fetches_left{0};
   std::mutex fetch_mu;
   std::optional<ApiError> fetch_error;

@@ -238,4 +238,45 @@ Result<std::vector<LabelledAudio>> read_labels(const std::string& path) {
   return out;
 }
 
+Result<std::vector<ManifestRow>> read_manifest(const std::string& path) try {
+  CC_TRY(std::vector<std::string> lines, read_lines(path));
+  std::vector<ManifestRow> rows;
+  auto add = [&](size_t i, const std::string& file, const std::string& modality) -> Status {
+    const std::string where = path + ":" + std::to_string(i + 1);
+    if (file.empty()) return error(where + ": empty path");
+    if (!modality.empty() && modality != "image" && modality != "audio")
+      return error(where + ": modality '" + modality + "' (expected image or audio, or none to sniff the file)");
+    rows.push_back({file, file[0] == '/' ? file : join_path(dir_of(path), file), modality, static_cast<int>(i + 1)});
+    return Ok{};
+  };
+  if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (trim(lines[i]).empty()) continue;
+      const auto j = nlohmann::json::parse(lines[i], nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("path") || !j["path"].is_string() ||
+          (j.contains("modality") && !j["modality"].is_string()))
+        return error(path + ":" + std::to_string(i + 1) + ": expected a JSON object with a \"path\" string");
+      CC_CHECK(add(i, j["path"], j.value("modality", "")));
+    }
+  } else if (ends_with(path, ".csv")) {
+    if (lines.empty()) return error(path + ": empty file (no header)");
+    CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
+    const int col = column(header, {"path", "file", "file_name"}), mod = column(header, {"modality"});
+    if (col < 0) return error(path + ":1: no path column (expected \"path\", \"file\" or \"file_name\")");
+    for (size_t i = 1; i < lines.size(); ++i) {
+      if (trim(lines[i]).empty()) continue;
+      auto fields = parse_csv_line(lines[i]);
+      if (!fields.ok()) return error(path + ":" + std::to_string(i + 1) + ": " + fields.error().message);
+      if (static_cast<int>(fields->size()) <= col) return error(path + ":" + std::to_string(i + 1) + ": missing the path column");
+      CC_CHECK(add(i, trim((*fields)[col]), mod >= 0 && mod < static_cast<int>(fields->size()) ? trim((*fields)[mod]) : ""));
+    }
+  } else {
+    return error(path + ": a manifest is .jsonl (one {\"path\": ...} per line) or .csv (with a path column)");
+  }
+  if (rows.empty()) return error(path + ": no rows");
+  return rows;
+} catch (const nlohmann::json::exception& e) {
+  return error(path + ": " + e.what());
+}
+
 }  // namespace cc

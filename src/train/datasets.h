@@ -37,6 +37,16 @@ struct LabelledAudio {
 Result<std::vector<LabelledAudio>> read_labels(const std::string& path);
 Result<std::vector<CaptionedMedia>> read_pairs(const std::string& path);
 
+// A bulk-embedding manifest: JSONL ({"path", optional "modality"}) or CSV (a path column, an
+// optional modality column), one file per row. Paths are relative to the manifest.
+struct ManifestRow {
+  std::string path;      // as written in the manifest
+  std::string file;      // where it is: `path`, relative to the manifest's directory
+  std::string modality;  // "image", "audio", or "" (sniffed from the bytes)
+  int line = 0;
+};
+Result<std::vector<ManifestRow>> read_manifest(const std::string& path);
+
 // One CSV record per line (RFC 4180 quoting, no newlines inside fields).
 Result<std::vector<std::string>> parse_csv_line(const std::string& line);
 
