@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the release build's tests; the Python checks (the ONNX exports with
 # onnxruntime, the official OpenAI client and LangChain against the server, hostile clients
-# against it, a real Weaviate calling it, the image's entry point and the Helm chart); the
+# against it, the Python package installed with pip into a clean venv, bulk embedding with
+# --manifest and on Ray, a real Weaviate calling it, the image's entry point and the Helm chart); the
 # C++ tests again under ASan+UBSan with clang, followed by each fuzz target under libFuzzer;
 # then the batcher's and the server's tests under ThreadSanitizer. The C++ tests read committed
 # fixtures only; nothing is downloaded but the pinned PyPI packages and Go modules, once.
@@ -62,6 +63,14 @@ stage "python: LangChain's OpenAIEmbeddings against clipclap serve"
 "$venv/bin/python" tests/python/test_langchain.py --binary build/release/clipclap
 stage "python: hostile clients against clipclap serve"
 "$venv/bin/python" tests/python/test_hostile.py --binary build/release/clipclap
+stage "python: pip install . into a clean venv; the package, --manifest killed and resumed, Ray with a worker killed"
+pyvenv=build/python-venv
+rm -rf "$pyvenv" && python3 -m venv "$pyvenv"
+"$pyvenv/bin/pip" install -q --upgrade pip
+# The pinned versions of scripts/requirements.txt, as constraints: the package's own dependencies
+# (numpy; ray and pyarrow with [ray]) and what the test feeds it (PIL images, soundfile's samples).
+CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$pyvenv/bin/pip" install -q -c scripts/requirements.txt ".[ray]" pillow soundfile
+"$pyvenv/bin/python" tests/python/test_python_package.py --binary build/release/clipclap
 wait_for_go_tools
 stage "python: Weaviate (multi2vec-bind) calling clipclap serve"
 "$venv/bin/python" tests/python/test_weaviate.py --binary build/release/clipclap --tools "$tools"

@@ -59,7 +59,7 @@ class BatcherWaits : public ::testing::Test {
   };
 
   Submitted submit_text(const std::string& text) {
-    std::vector<Prepared> items(1);
+    std::vector<PreparedInput> items(1);
     items[0].modality = Modality::kText;
     items[0].ids = model_->tokenize(text).value();
     Submitted sub;
@@ -124,7 +124,7 @@ TEST_F(BatcherWaits, AFailedItemFailsItsRequestOnceAndDropsItsOtherLanes) {
   // dropped, never run: the job finishes once and its counter is not decremented past zero.
   auto arriving = std::make_unique<Batcher::Announcement>(batcher_.get());
   arriving->items("m", {Modality::kText});
-  std::vector<Prepared> items(2);
+  std::vector<PreparedInput> items(2);
   items[0].modality = Modality::kImage;
   items[0].pixels.assign(7, 0.0f);
   items[1].modality = Modality::kText;

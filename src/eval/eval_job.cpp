@@ -111,7 +111,7 @@ Result<nlohmann::json> run_eval_job(const EvalJob& job) {
     CC_TRY(auto pairs, read_pairs(job.pairs_file));
     const CaptionIndex ix = index_captions(pairs);
     std::vector<double> native, shared;
-    CC_TRY(Ok a, embed_audio(ix.paths, native, shared));
+    CC_CHECK(embed_audio(ix.paths, native, shared));
     CC_TRY(auto clip_t, embed_texts(clip, ix.texts));
     CC_TRY(auto clap_t, embed_texts(clap_text, ix.texts));
     report["retrieval"] = {
@@ -140,7 +140,7 @@ Result<nlohmann::json> run_eval_job(const EvalJob& job) {
       prompts.push_back(p);
     }
     std::vector<double> native, shared;
-    CC_TRY(Ok a, embed_audio(paths, native, shared));
+    CC_CHECK(embed_audio(paths, native, shared));
     CC_TRY(auto clip_p, embed_texts(clip, prompts));
     CC_TRY(auto clap_p, embed_texts(clap_text, prompts));
     report["zero_shot"] = {{"classes", names.size()}, {"items", truth.size()}, {"prompt", job.prompt},
@@ -166,7 +166,7 @@ Result<nlohmann::json> run_eval_job(const EvalJob& job) {
       relevant.push_back({static_cast<int>(i)});
     }
     std::vector<double> native, shared;
-    CC_TRY(Ok a, embed_audio(audio_paths, native, shared));
+    CC_CHECK(embed_audio(audio_paths, native, shared));
     CC_TRY(auto images, embed_images(image_paths));
     report["audio_to_image"] = retrieval_json(retrieval(shared, images, ds, relevant));
   }

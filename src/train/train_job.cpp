@@ -223,11 +223,11 @@ Result<TrainJobResult> run_train_job(const TrainJob& job, const StageProgress& p
       {"pairs", {{"text_bridge", bridge.n}, {"audio_caption", audio.n}}},
       {"wall_time_s", seconds},
   };
-  CC_TRY(Ok w, write_safetensors(join_path(job.out, "projection.safetensors"), tensors, {{"format", "pt"}}));
+  CC_CHECK(write_safetensors(join_path(job.out, "projection.safetensors"), tensors, {{"format", "pt"}}));
   CC_TRY(auto clap_audio, ClapModel::load(job.clap_dir));  // its audio_projection goes into the ONNX file
-  CC_TRY(Ok o, write_audio_projection_onnx(join_path(job.out, "audio_projection.onnx"), clap_audio->tower().projection(), r.projection));
+  CC_CHECK(write_audio_projection_onnx(join_path(job.out, "audio_projection.onnx"), clap_audio->tower().projection(), r.projection));
   const std::string m = meta.dump(2) + "\n";
-  CC_TRY(Ok j, write_file_atomic(join_path(job.out, "projection_training_metadata.json"), m.data(), m.size()));
+  CC_CHECK(write_file_atomic(join_path(job.out, "projection_training_metadata.json"), m.data(), m.size()));
   return TrainJobResult{std::move(r), bridge.n, audio.n, seconds};
 }
 
