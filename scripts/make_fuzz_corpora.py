@@ -218,6 +218,13 @@ def main():
     seeds("fuzz_clip_tokenizer", texts)
     seeds("fuzz_roberta_tokenizer", texts)
 
+    # Manifests for embed --manifest, each tried as JSONL and as CSV.
+    seeds("fuzz_manifest", {
+        "jsonl.txt": '{"path": "a.png"}\n{"path": "b/c.flac", "modality": "audio"}\n\n{"path": "/abs/d.jpg", "modality": ""}\n',
+        "csv.txt": 'path,modality\na.png,image\n"b, c.wav",audio\nd.jpg\n',
+        "bad.txt": '{"path": 3}\n{"path": "x", "modality": "video"}\npath\n""\n',
+    })
+
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fuzz corpora: {sum(1 for p in OUT.rglob('*') if p.is_file())} seeds, {total / 1024:.0f} KB")
 
