@@ -43,6 +43,14 @@ T take(Result<T> r) {
   return std::move(r).value();
 }
 
+// Runs `f` without the GIL (the library never touches Python objects), and gives its result
+// back with the GIL held again.
+template <class F>
+auto without_gil(F f) {
+  nb::gil_scoped_release unlocked;
+  return f();
+}
+
 Vectors to_numpy(const std::vector<std::vector<float>>& rows, int dim) {
   auto* data = new float[rows.size() * static_cast<size_t>(dim)];
   for (size_t i = 0; i < rows.size(); ++i) std::copy(rows[i].begin(), rows[i].end(), data + i * dim);
@@ -66,11 +74,10 @@ class Model {
     options_.long_audio.hop_seconds = hop;
     WeightOptions w;
     w.precision = take(parse_precision(precision));
-    nb::gil_scoped_release unlocked;
-    auto dir = resolve_model_arg(spec);
-    auto model = dir.ok() ? Embedder::load(dir.value(), w) : Result<std::unique_ptr<Embedder>>(dir.error());
-    nb::gil_scoped_acquire locked;
-    model_ = take(std::move(model));
+    model_ = take(without_gil([&]() -> Result<std::unique_ptr<Embedder>> {
+      CC_TRY(const std::string dir, resolve_model_arg(spec));
+      return Embedder::load(dir, w);
+    }));
   }
 
   std::string kind() const { return model_kind_name(model_->info().kind); }
@@ -137,14 +144,12 @@ class Model {
     for (const auto& b : contents) copies.emplace_back(b.c_str(), b.size());
     std::vector<std::string> kinds = modalities;
     kinds.resize(paths.size());
-    std::vector<FileEmbedding> results;
-    {
-      nb::gil_scoped_release unlocked;
-      results = cc::embed_files(*model_, paths.size(), [&](size_t i) -> Result<std::vector<uint8_t>> {
+    std::vector<FileEmbedding> results = without_gil([&] {
+      return cc::embed_files(*model_, paths.size(), [&](size_t i) -> Result<std::vector<uint8_t>> {
         if (i < copies.size()) return std::vector<uint8_t>(copies[i].begin(), copies[i].end());
         return read_file(paths[i]);
       }, paths, kinds, options_, batch_);
-    }
+    });
     std::vector<std::vector<float>> rows;
     std::vector<std::string> modality, errors;
     for (auto& r : results) {
@@ -159,17 +164,15 @@ class Model {
   // batches, without the GIL.
   template <class Prepare>
   Vectors run(size_t n, const std::vector<std::string>& labels, Prepare prepare) {
-    Result<std::vector<std::vector<float>>> vectors = std::vector<std::vector<float>>{};
-    {
-      nb::gil_scoped_release unlocked;
+    auto vectors = without_gil([&]() -> Result<std::vector<std::vector<float>>> {
       std::vector<PreparedInput> inputs;
-      for (size_t i = 0; i < n && vectors.ok(); ++i) {
+      for (size_t i = 0; i < n; ++i) {
         auto in = prepare(i);
-        if (!in.ok()) vectors = in.error().context(i < labels.size() ? labels[i] : "item " + std::to_string(i));
-        else inputs.push_back(std::move(in).value());
+        if (!in.ok()) return in.error().context(i < labels.size() ? labels[i] : "item " + std::to_string(i));
+        inputs.push_back(std::move(in).value());
       }
-      if (vectors.ok()) vectors = embed_prepared(*model_, inputs, batch_);
-    }
+      return embed_prepared(*model_, inputs, batch_);
+    });
     return to_numpy(take(std::move(vectors)), model_->dim());
   }
 
@@ -186,10 +189,7 @@ std::vector<Flag> flags_of(const std::string& command) {
 }
 
 std::string resolved(const std::string& spec) {
-  nb::gil_scoped_release unlocked;
-  auto dir = resolve_model_arg(spec);
-  nb::gil_scoped_acquire locked;
-  return take(std::move(dir));
+  return take(without_gil([&] { return resolve_model_arg(spec); }));
 }
 
 }  // namespace
@@ -217,10 +217,7 @@ NB_MODULE(_clipclap, m) {
     TrainJob job = take(train_job_from_flags(parse_flags(train_job_flags(), std::move(argv))));
     job.clip_dir = resolved(job.clip_source), job.clap_dir = resolved(job.clap_source);
     if (job.threads > 0) set_num_threads(job.threads);
-    nb::gil_scoped_release unlocked;
-    auto r = run_train_job(job);
-    nb::gil_scoped_acquire locked;
-    const TrainJobResult t = take(std::move(r));
+    const TrainJobResult t = take(without_gil([&] { return run_train_job(job); }));
     return nlohmann::json{{"out", job.out}, {"mode", job.train.mode}, {"init", t.trained.init}, {"bias", t.trained.projection.bias},
                           {"text_bridge_pairs", t.bridge_pairs}, {"audio_caption_pairs", t.audio_pairs},
                           {"held_out_cosine", t.trained.validation.cosine}, {"held_out_loss", t.trained.validation.loss},
@@ -231,27 +228,18 @@ NB_MODULE(_clipclap, m) {
     EvalJob job = take(eval_job_from_flags(parse_flags(eval_job_flags(), std::move(argv))));
     job.clip_dir = resolved(job.clip_dir), job.clap_dir = resolved(job.clap_dir);
     if (job.threads > 0) set_num_threads(job.threads);
-    nb::gil_scoped_release unlocked;
-    auto r = run_eval_job(job);
-    nb::gil_scoped_acquire locked;
-    return take(std::move(r)).dump();
+    return take(without_gil([&] { return run_eval_job(job); })).dump();
   });
   m.def("_assemble", [](std::vector<std::string> argv) {
     AssembleJob job = take(assemble_job_from_flags(parse_flags(assemble_job_flags(), std::move(argv))));
     if (job.threads > 0) set_num_threads(job.threads);
-    nb::gil_scoped_release unlocked;
-    auto r = run_assemble_job(job);
-    nb::gil_scoped_acquire locked;
-    take(std::move(r));
+    take(without_gil([&] { return run_assemble_job(job); }));
     return job.out;
   });
   m.def("_pull", [](const std::string& spec, bool all_files, const std::vector<std::string>& include) {
     const RepoRef ref = take(RepoRef::parse(spec));
     PullOptions o;
     o.all_files = all_files, o.include = include;
-    nb::gil_scoped_release unlocked;
-    auto r = pull(HubSettings::from_environment(), ref, o);
-    nb::gil_scoped_acquire locked;
-    return take(std::move(r));
+    return take(without_gil([&] { return pull(HubSettings::from_environment(), ref, o); }));
   });
 }
