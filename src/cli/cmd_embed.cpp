@@ -153,7 +153,8 @@ int cmd_embed(int argc, char** argv) {
   int failures = 0;
   std::vector<PreparedInput> prepared(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const auto& [m, value] = inputs[i];
+    const std::string& m = inputs[i].first;  // not a structured binding: clang 14 cannot capture those
+    const std::string& value = inputs[i].second;
     auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + m + "): " + e.message, 1); };
     if (m == "text") {
       auto in = prepare_text(model, value);
