@@ -23,14 +23,10 @@ namespace {
 
 enum class OutputFormat { kJsonl, kNpy };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 Result<OutputFormat> output_format(const std::string& path) {
-  if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) return OutputFormat::kJsonl;
-  if (ends_with(path, ".npy")) return OutputFormat::kNpy;
-  if (ends_with(path, ".parquet"))
+  if (path.ends_with(".jsonl") || path.ends_with(".ndjson")) return OutputFormat::kJsonl;
+  if (path.ends_with(".npy")) return OutputFormat::kNpy;
+  if (path.ends_with(".parquet"))
     return error(path + ": Parquet from C++ needs Apache Arrow, which Debian 12 does not package; write .jsonl (DuckDB "
                  "read_json, Spark spark.read.json and pandas read_json(lines=True) read it) or .npy, or use the Python "
                  "package's clipclap.ray, which writes Parquet with pyarrow",
@@ -53,10 +49,9 @@ std::string row_line(const ManifestRow& row, const std::string& modality, const 
   return line;
 }
 
-// The rows an earlier run left in the journal: its torn last line (if the run was killed in
-// the middle of a write) is cut off, and every whole line must be the next row of this shard.
-Result<size_t> resume(const std::string& journal, const std::vector<ManifestRow>& rows) {
-  if (!is_file(journal)) return size_t{0};
+// The rows an earlier run left in the journal, one JSON object per line. A torn last line
+// (the run was killed in the middle of a write) is cut off the file.
+Result<std::vector<nlohmann::json>> read_journal(const std::string& journal) {
   CC_TRY(std::vector<uint8_t> bytes, read_file(journal));
   size_t whole = bytes.size();
   while (whole > 0 && bytes[whole - 1] != '\n') --whole;
@@ -65,30 +60,36 @@ Result<size_t> resume(const std::string& journal, const std::vector<ManifestRow>
     std::filesystem::resize_file(journal, whole, ec);
     if (ec) return error(journal + ": cutting its torn last line: " + ec.message());
   }
-  size_t k = 0;
-  for (size_t start = 0; start < whole; ++k) {
-    const size_t end = std::find(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.begin() + static_cast<std::ptrdiff_t>(whole), '\n') - bytes.begin();
-    const auto j = nlohmann::json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+  std::vector<nlohmann::json> rows;
+  for (auto start = bytes.begin(), end = bytes.begin() + static_cast<std::ptrdiff_t>(whole); start != end;) {
+    const auto eol = std::find(start, end, '\n');
+    auto j = nlohmann::json::parse(start, eol, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("path") || !j["path"].is_string())
-      return error(journal + ":" + std::to_string(k + 1) + ": not a row of clipclap's; delete the file to start over");
-    if (k >= rows.size() || j["path"].get<std::string>() != rows[k].path)
+      return error(journal + ":" + std::to_string(rows.size() + 1) + ": not a row of clipclap's; delete the file to start over");
+    rows.push_back(std::move(j));
+    start = eol + 1;
+  }
+  return rows;
+}
+
+// How many rows of this shard the journal holds: each of its lines must be the next one.
+Result<size_t> resume(const std::string& journal, const std::vector<ManifestRow>& rows) {
+  if (!is_file(journal)) return size_t{0};
+  CC_TRY(const std::vector<nlohmann::json> written, read_journal(journal));
+  for (size_t k = 0; k < written.size(); ++k)
+    if (k >= rows.size() || written[k]["path"].get<std::string>() != rows[k].path)
       return error(journal + ":" + std::to_string(k + 1) + ": written for another manifest or shard (this shard's row " +
                    std::to_string(k + 1) + " is " + (k < rows.size() ? rows[k].path : std::string("past its end")) +
                    "); delete the file to start over");
-    start = end + 1;
-  }
-  return k;
+  return written.size();
 }
 
 // The journal as .npy (float32 [rows, dim], NaN rows for errors) and its rows without vectors.
 Status write_npy(const std::string& journal, const std::string& output, int dim) {
-  CC_TRY(std::vector<uint8_t> bytes, read_file(journal));
+  CC_TRY(std::vector<nlohmann::json> written, read_journal(journal));
   std::vector<float> values;
   std::string rows;
-  size_t n = 0;
-  for (size_t start = 0; start < bytes.size(); ++n) {
-    const size_t end = std::find(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.end(), '\n') - bytes.begin();
-    auto j = nlohmann::json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(start), bytes.begin() + static_cast<std::ptrdiff_t>(end));
+  for (auto& j : written) {
     if (j["embedding"].is_array()) {
       for (const auto& x : j["embedding"]) values.push_back(x.get<float>());
     } else {
@@ -96,10 +97,10 @@ Status write_npy(const std::string& journal, const std::string& output, int dim)
     }
     j.erase("embedding");
     rows += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    start = end + 1;
   }
   // NumPy's format 1.0: magic, header length, a dict padded with spaces to 64 bytes, then data.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " + std::to_string(dim) + "), }";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(written.size()) + ", " +
+                       std::to_string(dim) + "), }";
   header.resize(((10 + header.size() + 1 + 63) / 64) * 64 - 10 - 1, ' ');
   header += '\n';
   std::string npy = "\x93NUMPY\x01";

@@ -11,10 +11,6 @@ namespace cc {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string dir_of(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
@@ -84,7 +80,7 @@ Result<std::vector<std::string>> parse_csv_line(const std::string& line) {
 
 Result<std::vector<std::string>> read_captions(const std::string& path) try {
   std::vector<std::string> out;
-  if (ends_with(path, ".json")) {  // COCO captions_*.json
+  if (path.ends_with(".json")) {  // COCO captions_*.json
     CC_TRY(nlohmann::json j, read_json(path));
     if (!j.is_object() || !j.contains("annotations") || !j["annotations"].is_array())
       return error(path + ": not a COCO captions file (no \"annotations\" list)");
@@ -92,7 +88,7 @@ Result<std::vector<std::string>> read_captions(const std::string& path) try {
       if (a.is_object() && a.contains("caption") && a["caption"].is_string()) out.push_back(trim(a["caption"]));
   } else {
     CC_TRY(std::vector<std::string> lines, read_lines(path));
-    if (ends_with(path, ".jsonl")) {
+    if (path.ends_with(".jsonl")) {
       for (size_t i = 0; i < lines.size(); ++i) {
         if (trim(lines[i]).empty()) continue;
         auto j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -101,7 +97,7 @@ Result<std::vector<std::string>> read_captions(const std::string& path) try {
           return error(path + ":" + std::to_string(i + 1) + ": expected a JSON object with \"caption\" or \"text\"");
         out.push_back(trim(j[key]));
       }
-    } else if (ends_with(path, ".csv")) {
+    } else if (path.ends_with(".csv")) {
       if (lines.empty()) return error(path + ": empty file (no captions)");
       CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
       const int col = column(header, {"caption", "text", "caption_1"});
@@ -150,7 +146,7 @@ Result<std::vector<CaptionedMedia>> read_media_captions(const std::string& path,
   std::vector<CaptionedMedia> out;
   const std::string base = dir_of(path);
   auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : join_path(base, p); };
-  if (ends_with(path, ".jsonl")) {
+  if (path.ends_with(".jsonl")) {
     for (size_t i = 0; i < lines.size(); ++i) {
       if (trim(lines[i]).empty()) continue;
       auto j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -249,7 +245,7 @@ Result<std::vector<ManifestRow>> read_manifest(const std::string& path) try {
     rows.push_back({file, file[0] == '/' ? file : join_path(dir_of(path), file), modality, static_cast<int>(i + 1)});
     return Ok{};
   };
-  if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) {
+  if (path.ends_with(".jsonl") || path.ends_with(".ndjson")) {
     for (size_t i = 0; i < lines.size(); ++i) {
       if (trim(lines[i]).empty()) continue;
       const auto j = nlohmann::json::parse(lines[i], nullptr, false);
@@ -258,7 +254,7 @@ Result<std::vector<ManifestRow>> read_manifest(const std::string& path) try {
         return error(path + ":" + std::to_string(i + 1) + ": expected a JSON object with a \"path\" string");
       CC_CHECK(add(i, j["path"], j.value("modality", "")));
     }
-  } else if (ends_with(path, ".csv")) {
+  } else if (path.ends_with(".csv")) {
     if (lines.empty()) return error(path + ": empty file (no header)");
     CC_TRY(std::vector<std::string> header, parse_csv_line(lines[0]));
     const int col = column(header, {"path", "file", "file_name"}), mod = column(header, {"modality"});
