@@ -1,22 +1,20 @@
 // clipclap embed: every input is read and checked before any is embedded, so a bad input
-// fails the command with a message naming it, and no partial output is written.
-#include <unistd.h>
-
+// fails the command with a message naming it, and no partial output is written. With
+// --manifest, the bulk job of bulk/embed_manifest.h instead.
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "core/flags.h"
 #include "bulk/embed_manifest.h"
+#include "bundle/resolve_model.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "core/embeddings.h"
 #include "core/file.h"
+#include "core/flags.h"
 #include "core/threads.h"
-#include "audio/decode_audio.h"
-#include "bundle/resolve_model.h"
 #include "model/batch_embed.h"
-#include "vision/decode_image.h"
 
 namespace cc {
 
