@@ -24,7 +24,7 @@ namespace cc {
 
 namespace {
 
-const std::vector<Flag> kFlags = {
+const std::vector<Flag> kBenchFlags = {
     {"model", "DIR", "model directory (CLIP or CLAP checkpoint)"},
     {"modality", "LIST", "what to time with a CLIP model: image, text or both", "image,text"},
     {"batch", "LIST", "batch sizes", "1,8 (CLIP), 1,4 (CLAP)"},
@@ -176,7 +176,7 @@ Status bench_clap(const std::string& dir, const WeightOptions& options, const st
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  auto args = Args::parse(kFlags, argc, argv);
+  auto args = Args::parse(kBenchFlags, argc, argv);
   auto fail = [](const std::string& msg, int code) {
     std::fprintf(stderr, "clipclap bench: %s\n", msg.c_str());
     return code;
@@ -186,7 +186,7 @@ int cmd_bench(int argc, char** argv) {
     std::fputs(usage("clipclap bench --model DIR [options]",
                      "Times the text and vision towers (inputs already tokenised / preprocessed) and reports\n"
                      "items/s from the median run, with load time and memory.",
-                     kFlags).c_str(),
+                     kBenchFlags).c_str(),
                stdout);
     return 0;
   }

@@ -20,7 +20,7 @@ namespace cc {
 
 namespace {
 
-const std::vector<Flag> kFlags = {
+const std::vector<Flag> kEmbedFlags = {
     {"model", "DIR|org/name", "model: a clipclap bundle (text, images, audio), a Hugging Face CLIP checkpoint (text, images) or CLAP checkpoint (audio, text in CLAP's space); a directory, or a hub repository (taken from the Hugging Face cache, pulled if absent)"},
     {"text", "TEXT", "a text to embed (CLIP)", "", true},
     {"image", "PATH", "an image file to embed (CLIP): JPEG, PNG, GIF, WebP, BMP", "", true},
@@ -84,10 +84,10 @@ int cmd_embed(int argc, char** argv) {
     std::fprintf(stderr, "clipclap embed: %s\n", message.c_str());
     return code;
   };
-  auto args = Args::parse(kFlags, argc, argv);
+  auto args = Args::parse(kEmbedFlags, argc, argv);
   if (!args.ok()) return fail(args.error().message, 2);
   if (args->has("help")) {
-    std::fputs(usage(synopsis, description, kFlags).c_str(), stdout);
+    std::fputs(usage(synopsis, description, kEmbedFlags).c_str(), stdout);
     return 0;
   }
   auto batch = args->get_int("batch", 1, 4096);

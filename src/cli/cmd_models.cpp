@@ -14,7 +14,7 @@
 namespace cc {
 
 namespace {
-const std::vector<Flag> kFlags = {
+const std::vector<Flag> kModelsFlags = {
     {"models-dir", "DIR", "directory to search (nested layouts and the Hugging Face cache are understood)"},
     {"json", "", "print JSON instead of a table"},
     {"help", "", "show this text"},
@@ -34,7 +34,7 @@ int cmd_models(int argc, char** argv) {
     std::fprintf(stderr, "clipclap models: %s\n", message.c_str());
     return code;
   };
-  auto args = Args::parse(kFlags, argc, argv);
+  auto args = Args::parse(kModelsFlags, argc, argv);
   if (!args.ok()) return fail(args.error().message, 2);
   if (args->has("help")) {
     std::fputs(usage("clipclap models --models-dir DIR [--json]",
@@ -43,7 +43,7 @@ int cmd_models(int argc, char** argv) {
                      "CLIP's text and vision towers and CLAP's audio tower is clipclap. Broken directories are listed\n"
                      "on stderr with the reason, and skipped. PACKED lists the precisions `clipclap pack` has written\n"
                      "weights for (each precision also runs without them, packing at load).",
-                     kFlags).c_str(),
+                     kModelsFlags).c_str(),
                stdout);
     return 0;
   }

@@ -17,7 +17,7 @@ namespace cc {
 
 namespace {
 
-const std::vector<Flag> kFlags = {
+const std::vector<Flag> kPackFlags = {
     {"model", "DIR|org/name", "model to pack: a clipclap bundle, or a CLIP or CLAP checkpoint (a directory, or a hub repository in the Hugging Face cache)", "", true},
     {"precision", "P", "fp32: the checkpoint's weights in the GEMM's blocked layout (model.packed.safetensors); bf16 or int8: "
                        "the weights that precision runs on (model.packed-bf16.safetensors, model.packed-int8.safetensors)", "fp32"},
@@ -30,7 +30,7 @@ int cmd_pack(int argc, char** argv) {
     std::fprintf(stderr, "clipclap pack: %s\n", message.c_str());
     return code;
   };
-  auto args = Args::parse(kFlags, argc, argv);
+  auto args = Args::parse(kPackFlags, argc, argv);
   if (!args.ok()) return fail(args.error().message, 2);
   if (args->has("help")) {
     std::fputs(usage("clipclap pack --model DIR|org/name [--model ...]",
@@ -43,7 +43,7 @@ int cmd_pack(int argc, char** argv) {
                      "deleted). On a machine whose GEMM prefers another layout (no AVX-512) the file is ignored.\n"
                      "With --precision bf16 or int8 it writes the weights `--precision` runs on instead (bf16 values;\n"
                      "s8 values with their scales); without the file they are made each time a model loads.",
-                     kFlags).c_str(),
+                     kPackFlags).c_str(),
                stdout);
     return 0;
   }

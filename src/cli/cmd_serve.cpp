@@ -20,7 +20,7 @@ namespace cc {
 
 namespace {
 
-const std::vector<Flag> kFlags = {
+const std::vector<Flag> kServeFlags = {
     {"models-dir", "DIR", "serve every model found under DIR (as `clipclap models` lists them)"},
     {"model", "NAME|DIR|org/name", "serve this model: a name found under --models-dir, a directory, or a hub repository (from the HF cache, pulled if absent); with --model, only the named models are served", "", true},
     {"host", "ADDR", "address to listen on", "127.0.0.1"},
@@ -62,7 +62,7 @@ int cmd_serve(int argc, char** argv) {
     std::fprintf(stderr, "clipclap serve: %s\n", message.c_str());
     return code;
   };
-  auto args = Args::parse(kFlags, argc, argv);
+  auto args = Args::parse(kServeFlags, argc, argv);
   if (!args.ok()) return fail(args.error().message, 2);
   if (args->has("help")) {
     std::fputs(usage("clipclap serve [--models-dir DIR] [--model NAME|DIR|org/name]... [options]",
@@ -78,7 +78,7 @@ int cmd_serve(int argc, char** argv) {
                      "\"image_url\":{\"url\":\"data:image/png;base64,...\"}}, {\"type\":\"audio_url\",...}, {\"type\":\"input_audio\",\n"
                      "\"input_audio\":{\"data\",\"format\"}}, {\"type\":\"media\",\"data\",\"mime_type\"}.\n"
                      "Items of concurrent requests are batched per model and modality. SIGTERM drains and exits 0.",
-                     kFlags).c_str(),
+                     kServeFlags).c_str(),
                stdout);
     return 0;
   }
