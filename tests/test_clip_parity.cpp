@@ -109,10 +109,12 @@ TEST(ClipModelLoad, ZeroCopyForFp32Weights) {
   EXPECT_EQ(c->copied_weight_bytes(), 0u);
 }
 
-// A scratch model directory whose files link to clip-tiny-a's, with one file replaced.
+// A scratch model directory whose files link to clip-tiny-a's, with one file replaced; removed
+// at exit.
 std::string scratch_model(const std::string& replace, const std::string& content) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("clipclap_model_" + std::to_string(::getpid()) + "_" + replace);
+  test::remove_at_exit(dir);
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(test::fixture("models/clip-tiny-a"))) {

@@ -15,8 +15,10 @@ serve` on the demo bundle:
     tests/python/test_playground.py [--binary build/release/clipclap] [--artifacts DIR]
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -39,6 +41,13 @@ IMAGE = FIXTURES / "images" / "photo_420.jpg"
 CLIP = FIXTURES / "audio" / "chirp_44k.flac"
 
 
+def scratch_dir(prefix: str) -> str:
+    """A temporary directory removed when the test ends (chromium's profiles, the test's files)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def browser(width: int):
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
     options = webdriver.ChromeOptions()
@@ -46,7 +55,7 @@ def browser(width: int):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", f"--window-size={width},1600"):
         options.add_argument(flag)
-    options.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="clipclap-chromium-"))
+    options.add_argument("--user-data-dir=" + scratch_dir("clipclap-chromium-"))
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(width, 1600)
     return driver
@@ -92,7 +101,7 @@ def main():
     args = ap.parse_args()
     args.artifacts.mkdir(parents=True, exist_ok=True)
     check = Checks()
-    work = Path(tempfile.mkdtemp(prefix="clipclap-playground-"))
+    work = Path(scratch_dir("clipclap-playground-"))
     corrupt = work / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"this is not really a PNG" * 8)
 
