@@ -16,8 +16,8 @@ build() {
   cmake --build --preset "$1" -j "$(nproc)"
 }
 # The sanitizer builds need nothing from the tests before them, which leave a core idle much of
-# the time (the Python checks use one, and wait on pip the first time; ctest runs the soak test
-# alone): each compiles beside them at the lowest priority, so that the tests' timings are theirs.
+# the time (the release tests wait on servers, and run the soak test alone; the Python checks use
+# one core): each compiles beside them at the lowest priority, so that the tests' timings are theirs.
 build_beside() {
   stage "$1: build, beside what follows (log: build/$1-build.log)"
   mkdir -p build
@@ -47,8 +47,8 @@ run_tests() {
 }
 go_tools_beside
 build release
-run_tests release
 build_beside asan
+run_tests release
 stage "python: the ONNX exports against the engine"
 venv=$(scripts/setup-venv.sh)
 "$venv/bin/python" tests/python/test_onnx_export.py --binary build/release/clipclap
