@@ -4,6 +4,7 @@ from configs (nothing is downloaded), inputs made here, and Hugging Face's outpu
 
     scripts/make_fixtures.py                    # writes tests/fixtures/
     scripts/make_fixtures.py --only long-texts  # just reference/long_texts.json (from the committed tokenizers)
+    scripts/make_fixtures.py --only media       # just media/: videos and audio containers, made by the ffmpeg CLI
 
 The C++ tests read only what this writes; they never need Python. Re-running it gives the same
 files: every random draw is seeded.
@@ -541,13 +542,70 @@ def make_training_inputs(out: Path, audio_names: list) -> None:
             w.writerow([f"../audio/{name}", "tone" if "tone" in name or "chirp" in name else "other"])
 
 
+# The media FFmpeg decodes, made by the ffmpeg CLI (Debian's) from its own test sources: small
+# pictures and a few seconds each, single-threaded bit-exact encodes so a rerun gives the same
+# bytes on the same ffmpeg. The tests take their references from the ffmpeg CLI at run time.
+MEDIA = {
+    # H.264 + AAC (stereo, 44.1 kHz), 12 fps with B-frames and a 1-s GOP
+    "h264_aac.mp4": ["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=12:duration=3.5",
+                     "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100:duration=3.5",
+                     "-f", "lavfi", "-i", "sine=frequency=550:sample_rate=44100:duration=3.5",
+                     "-filter_complex", "[1:a][2:a]amerge=inputs=2[a]", "-map", "0:v", "-map", "[a]",
+                     "-c:v", "libx264", "-preset", "medium", "-g", "12", "-bf", "2", "-pix_fmt", "yuv420p",
+                     "-c:a", "aac", "-b:a", "48k"],
+    # VP9 + Opus (mono, 48 kHz) in WebM
+    "vp9_opus.webm": ["-f", "lavfi", "-i", "testsrc=size=80x60:rate=10:duration=3",
+                      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+                      "-c:v", "libvpx-vp9", "-b:v", "100k", "-g", "10", "-pix_fmt", "yuv420p",
+                      "-c:a", "libopus", "-b:a", "32k"],
+    # no soundtrack
+    "silent.mp4": ["-f", "lavfi", "-i", "smptebars=size=64x48:rate=8:duration=2.5",
+                   "-c:v", "libx264", "-g", "8", "-pix_fmt", "yuv420p"],
+    # a phone's portrait video: stored landscape, displayed rotated 90 degrees (the display
+    # matrix is written by remuxing: ffmpeg 5.1 drops "rotate" when it encodes)
+    "rotated.mp4": ["-f", "lavfi", "-i", "testsrc2=size=80x48:rate=10:duration=2",
+                    "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=16000:duration=2",
+                    "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-b:a", "24k"],
+    # audio only
+    "audio_only.m4a": ["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050:duration=2.5",
+                       "-c:a", "aac", "-b:a", "32k"],
+    "opus_only.webm": ["-f", "lavfi", "-i", "anoisesrc=color=pink:sample_rate=48000:duration=1.5:seed=7",
+                       "-c:a", "libopus", "-b:a", "24k"],
+    "vorbis.mkv": ["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=32000:duration=1.2",
+                   "-c:a", "libvorbis", "-q:a", "2"],
+    "adts.aac": ["-f", "lavfi", "-i", "sine=frequency=500:sample_rate=16000:duration=1",
+                 "-c:a", "aac", "-b:a", "24k"],
+}
+
+
+def make_media(out: Path) -> None:
+    import subprocess
+    out.mkdir(parents=True, exist_ok=True)
+    for name, args in MEDIA.items():
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1", *args,
+               "-fflags", "+bitexact", "-flags", "+bitexact", "-threads", "1", str(out / name)]
+        subprocess.run(cmd, check=True)
+        if name == "rotated.mp4":
+            plain = out / "rotated.plain.mp4"
+            (out / name).rename(plain)
+            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(plain), "-c", "copy",
+                            "-metadata:s:v:0", "rotate=90", "-fflags", "+bitexact", str(out / name)], check=True)
+            plain.unlink()
+        print(f"media: {name} ({(out / name).stat().st_size} bytes)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["long-texts"], help="write only this part")
+    ap.add_argument("--only", choices=["long-texts", "media"], help="write only this part")
     args = ap.parse_args()
     if args.only == "long-texts":
         write_long_text_references()
         return
+    if args.only == "media":
+        make_media(OUT / "media")
+        return
+    make_media(OUT / "media")
     torch.set_num_threads(2)
     (OUT / "reference").mkdir(parents=True, exist_ok=True)
     tokenizer_dir = OUT / "clip-tokenizer"

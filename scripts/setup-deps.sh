@@ -12,6 +12,7 @@ build_packages=(
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev   # image decoders (libjpeg-turbo = Pillow's)
   libsndfile1-dev libsoxr-dev                      # audio decoding (libsndfile = soundfile) and resampling
   libvorbis-dev libogg-dev                         # Vorbis headers checked before libsndfile sees them
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # MP4/M4A, WebM, Matroska, AAC audio and video (FFmpeg)
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
   libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
@@ -22,12 +23,14 @@ build_packages=(
 test_packages=(
   clang-14 libclang-rt-14-dev libomp-14-dev           # the sanitizer and fuzzing builds (ASan, UBSan, TSan, libFuzzer)
   wrk                                              # serve's load benchmark
+  ffmpeg                                           # makes the video fixtures, and is the reference for FFmpeg-decoded media
   chromium chromium-driver                         # the playground's browser tests (headless, through Selenium)
 )
 # What `ldd build/release/clipclap` lists, as Debian 12 packages; ca-certificates for `pull`.
 runtime_packages=(
   libdnnl2 libgomp1 libjpeg62-turbo libpng16-16 libwebp7 libwebpdemux2 libgif7
-  libsndfile1 libsoxr0 libvorbis0a libogg0 libutf8proc2 libprotobuf32 libcurl4 ca-certificates
+  libsndfile1 libsoxr0 libvorbis0a libogg0 libavformat59 libavcodec59 libavutil57 libswscale6
+  libutf8proc2 libprotobuf32 libcurl4 ca-certificates
 )
 case "${1:-all}" in
   all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;

@@ -301,8 +301,8 @@ TEST(AudioDecode, HostileInputGetsClearErrors) {
   const std::string text = "this is not audio at all, just text in a file";
   expect_error(std::vector<uint8_t>(text.begin(), text.end()), "not audio");
   std::vector<uint8_t> m4a = {0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'M', '4', 'A', ' ', 0, 0, 0, 0};
-  expect_error(m4a, "MP4/M4A");
-  expect_error({0x1A, 0x45, 0xDF, 0xA3, 0x9f, 0x42, 0x86, 0x81}, "WebM");
+  expect_error(m4a, "corrupt or unreadable MP4 container");
+  expect_error({0x1A, 0x45, 0xDF, 0xA3, 0x9f, 0x42, 0x86, 0x81}, "corrupt or unreadable Matroska container");
   auto ogg = read_file(test::fixture("audio/noise_16k.ogg"));
   ASSERT_TRUE(ogg.ok());
   auto flipped = ogg.value();

@@ -6,7 +6,12 @@
 #include <cstring>
 
 #include <sndfile.h>
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
 
+#include "audio/ffmpeg_demux.h"
 #include "audio/ogg_check.h"
 #include "core/file.h"
 
@@ -36,23 +41,63 @@ sf_count_t vio_read(void* out, sf_count_t n, void* user) {
 }
 sf_count_t vio_write(const void*, sf_count_t, void*) { return 0; }
 
-// Containers libsndfile cannot read, named so the error can say what they are.
-const char* unsupported_container(const uint8_t* d, size_t n) {
-  if (n >= 12 && std::memcmp(d + 4, "ftyp", 4) == 0) return "MP4/M4A (AAC)";
-  if (n >= 4 && d[0] == 0x1A && d[1] == 0x45 && d[2] == 0xDF && d[3] == 0xA3) return "WebM/Matroska";
-  if (n >= 4 && std::memcmp(d, "ADIF", 4) == 0) return "AAC (ADIF)";
-  if (n >= 2 && d[0] == 0xFF && (d[1] & 0xF6) == 0xF0) return "AAC (ADTS)";
-  return nullptr;
-}
-
 constexpr size_t kBlockFrames = 8192;
+constexpr const char* kFormats = "WAV, FLAC, OGG Vorbis, Opus, MP3, M4A/AAC, MP4, WebM, Matroska";
+
+// Sample `i` of channel `c` of a decoded frame, as a double at full scale 1: what the ffmpeg
+// CLI's float output holds for the float formats (AAC, Opus, Vorbis, MP3 decode to float), and
+// libsndfile's normalisation for the integer ones.
+double sample_of(const AVFrame* f, int i, int c, int channels) {
+  const auto fmt = static_cast<AVSampleFormat>(f->format);
+  const bool planar = av_sample_fmt_is_planar(fmt);
+  const uint8_t* base = planar ? f->extended_data[c] : f->extended_data[0];
+  const size_t at = planar ? static_cast<size_t>(i) : static_cast<size_t>(i) * channels + c;
+  switch (av_get_packed_sample_fmt(fmt)) {
+    case AV_SAMPLE_FMT_FLT: return reinterpret_cast<const float*>(base)[at];
+    case AV_SAMPLE_FMT_DBL: return reinterpret_cast<const double*>(base)[at];
+    case AV_SAMPLE_FMT_S16: return reinterpret_cast<const int16_t*>(base)[at] / 32768.0;
+    case AV_SAMPLE_FMT_S32: return reinterpret_cast<const int32_t*>(base)[at] / 2147483648.0;
+    case AV_SAMPLE_FMT_S64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[at]) / 9223372036854775808.0;
+    case AV_SAMPLE_FMT_U8: return (base[at] - 128) / 128.0;
+    default: return 0;
+  }
+}
 
 }  // namespace
 
+// libsndfile for the formats it reads (soundfile's, so parity with Python holds), FFmpeg for
+// the containers it does not: MP4/M4A, WebM/Matroska, raw AAC.
 struct AudioReader::Source {
   MemoryFile mem;
   SF_VIRTUAL_IO io{vio_length, vio_seek, vio_read, vio_write, vio_tell};
   SNDFILE* file = nullptr;
+
+  std::unique_ptr<Demuxer> demuxer;
+  AvFramePtr frame;
+  int frame_pos = 0, frame_len = 0;  // samples of `frame` already read, and its length
+
+  // Up to `max` interleaved frames into `out` from FFmpeg's decoder.
+  Result<size_t> read_ffmpeg(double* out, size_t max, int rate, int channels) {
+    size_t n = 0;
+    while (n < max) {
+      if (frame_pos == frame_len) {
+        CC_TRY(bool more, demuxer->next_frame(frame.get()));
+        if (!more) break;
+        if (frame->sample_rate != rate || frame->ch_layout.nb_channels != channels)
+          return error("the audio changes its sample rate or channel count midway (" + std::to_string(rate) + " Hz x" +
+                       std::to_string(channels) + " -> " + std::to_string(frame->sample_rate) + " Hz x" +
+                       std::to_string(frame->ch_layout.nb_channels) + ")");
+        frame_pos = 0, frame_len = frame->nb_samples;
+        continue;
+      }
+      const size_t take = std::min(max - n, static_cast<size_t>(frame_len - frame_pos));
+      for (size_t i = 0; i < take; ++i)
+        for (int c = 0; c < channels; ++c) out[(n + i) * channels + c] = sample_of(frame.get(), frame_pos + static_cast<int>(i), c, channels);
+      n += take;
+      frame_pos += static_cast<int>(take);
+    }
+    return n;
+  }
 };
 
 AudioReader::~AudioReader() {
@@ -61,8 +106,8 @@ AudioReader::~AudioReader() {
 
 Result<std::unique_ptr<AudioReader>> AudioReader::open(const uint8_t* data, size_t size, const AudioLimits& limits) {
   if (size == 0) return error("empty audio data");
-  if (const char* what = unsupported_container(data, size))
-    return error(std::string("unsupported audio format: ") + what + " (supported: WAV, FLAC, OGG Vorbis, Opus, MP3)");
+  if (ffmpeg_container_name(data, size)) return open_ffmpeg(data, size, limits);
+  if (size >= 4 && std::memcmp(data, "ADIF", 4) == 0) return error(std::string("unsupported audio format: AAC in ADIF (supported: ") + kFormats + ")");
   if (size >= 4 && std::memcmp(data, "OggS", 4) == 0) {
     CC_CHECK(check_ogg_pages(data, size));
     CC_CHECK(check_vorbis_headers(data, size));
@@ -73,26 +118,48 @@ Result<std::unique_ptr<AudioReader>> AudioReader::open(const uint8_t* data, size
   s.mem = {data, static_cast<sf_count_t>(size), 0};
   SF_INFO info{};
   s.file = sf_open_virtual(&s.io, SFM_READ, &info, &s.mem);
-  if (!s.file) return error(std::string("not audio in a supported format (WAV, FLAC, OGG Vorbis, Opus, MP3): ") + sf_strerror(nullptr));
-  if (info.samplerate <= 0 || info.samplerate > limits.max_sample_rate)
-    return error("sample rate " + std::to_string(info.samplerate) + " Hz is outside 1.." + std::to_string(limits.max_sample_rate));
-  if (info.channels <= 0 || info.channels > limits.max_channels)
-    return error(std::to_string(info.channels) + " channels (at most " + std::to_string(limits.max_channels) + ")");
-  r->rate_ = info.samplerate;
-  r->channels_ = info.channels;
-  r->max_frames_ = limits.max_seconds * info.samplerate;
-  if (info.frames > 0 && static_cast<double>(info.frames) > r->max_frames_ + 1)
-    return error("audio is " + std::to_string(info.frames / static_cast<double>(info.samplerate)) + " s long; the limit is " +
-                 std::to_string(limits.max_seconds) + " s");
-  r->block_.resize(kBlockFrames * static_cast<size_t>(info.channels));
+  if (!s.file) return error(std::string("not audio in a supported format (") + kFormats + "): " + sf_strerror(nullptr));
+  CC_CHECK(r->start(info.samplerate, info.channels, info.frames > 0 && info.samplerate > 0 ? info.frames / static_cast<double>(info.samplerate) : 0, limits));
   return r;
+}
+
+Result<std::unique_ptr<AudioReader>> AudioReader::open_ffmpeg(const uint8_t* data, size_t size, const AudioLimits& limits) {
+  std::unique_ptr<AudioReader> r(new AudioReader());
+  r->source_ = std::make_unique<Source>();
+  Source& s = *r->source_;
+  CC_TRY(s.demuxer, Demuxer::open(data, size));
+  CC_CHECK(s.demuxer->select(StreamKind::kAudio, 1));
+  s.frame = make_av_frame();
+  const AVCodecParameters* p = s.demuxer->stream()->codecpar;
+  CC_CHECK(r->start(p->sample_rate, p->ch_layout.nb_channels, s.demuxer->duration_seconds(), limits));
+  return r;
+}
+
+Status AudioReader::start(int rate, int channels, double seconds, const AudioLimits& limits) {
+  if (rate <= 0 || rate > limits.max_sample_rate)
+    return error("sample rate " + std::to_string(rate) + " Hz is outside 1.." + std::to_string(limits.max_sample_rate));
+  if (channels <= 0 || channels > limits.max_channels)
+    return error(std::to_string(channels) + " channels (at most " + std::to_string(limits.max_channels) + ")");
+  rate_ = rate;
+  channels_ = channels;
+  max_frames_ = limits.max_seconds * rate;
+  if (seconds > limits.max_seconds + 1.0 / rate)
+    return error("audio is " + std::to_string(seconds) + " s long; the limit is " + std::to_string(limits.max_seconds) + " s", ErrorKind::kTooLarge);
+  block_.resize(kBlockFrames * static_cast<size_t>(channels));
+  return Ok{};
 }
 
 Result<size_t> AudioReader::read(double* out, size_t max) {
   const sf_count_t want = static_cast<sf_count_t>(std::min(max, kBlockFrames));
-  const sf_count_t got = sf_readf_double(source_->file, block_.data(), want);
+  sf_count_t got = 0;
+  if (source_->demuxer) {
+    CC_TRY(size_t n, source_->read_ffmpeg(block_.data(), static_cast<size_t>(want), rate_, channels_));
+    got = static_cast<sf_count_t>(n);
+  } else {
+    got = sf_readf_double(source_->file, block_.data(), want);
+    if (got <= 0 && sf_error(source_->file) != SF_ERR_NO_ERROR) return error(std::string("corrupt or truncated audio: ") + sf_strerror(source_->file));
+  }
   if (got <= 0) {
-    if (sf_error(source_->file) != SF_ERR_NO_ERROR) return error(std::string("corrupt or truncated audio: ") + sf_strerror(source_->file));
     if (frames_ == 0) return error("audio has no samples");
     return size_t{0};
   }
@@ -114,7 +181,7 @@ Result<size_t> AudioReader::read(double* out, size_t max) {
   }
   frames_ += static_cast<size_t>(got);
   if (static_cast<double>(frames_) > max_frames_ + 1)
-    return error("audio is longer than the limit of " + std::to_string(max_frames_ / rate_) + " s");
+    return error("audio is longer than the limit of " + std::to_string(max_frames_ / rate_) + " s", ErrorKind::kTooLarge);
   return static_cast<size_t>(got);
 }
 

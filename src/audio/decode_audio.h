@@ -1,6 +1,8 @@
 // Audio decoding with libsndfile (the library behind Python's soundfile): WAV (PCM 8/16/24/32,
 // float 32/64, WAVE_FORMAT_EXTENSIBLE), FLAC, OGG Vorbis, Opus and MP3, from a file or from
-// memory. Samples are read as float64, as soundfile.read(dtype="float64") does, and downmixed
+// memory; the containers libsndfile lacks (MP4/M4A, WebM/Matroska, raw AAC) through FFmpeg,
+// whose samples are the ffmpeg CLI's (audio/ffmpeg_demux.h). The container is sniffed from the
+// bytes. Samples are read as float64, as soundfile.read(dtype="float64") does, and downmixed
 // to mono by the mean of the channels (librosa.to_mono), a block at a time, so a long clip can
 // be resampled and cut into windows without ever being held whole at its own rate.
 #pragma once
@@ -51,6 +53,9 @@ class AudioReader {
  private:
   struct Source;
   AudioReader() = default;
+  static Result<std::unique_ptr<AudioReader>> open_ffmpeg(const uint8_t* data, size_t size, const AudioLimits& limits);
+  // Checks the stream's format and declared length (0: unknown) against the limits.
+  Status start(int rate, int channels, double seconds, const AudioLimits& limits);
   std::unique_ptr<Source> source_;
   int rate_ = 0, channels_ = 0;
   double max_frames_ = 0;

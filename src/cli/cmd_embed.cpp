@@ -15,6 +15,7 @@
 #include "core/flags.h"
 #include "core/threads.h"
 #include "model/batch_embed.h"
+#include "model/video_embed.h"
 
 namespace cc {
 
@@ -24,7 +25,14 @@ const std::vector<Flag> kEmbedFlags = {
     {"model", "DIR|org/name", "model: a clipclap bundle (text, images, audio), a Hugging Face CLIP checkpoint (text, images) or CLAP checkpoint (audio, text in CLAP's space); a directory, or a hub repository (taken from the Hugging Face cache, pulled if absent)"},
     {"text", "TEXT", "a text to embed (CLIP)", "", true},
     {"image", "PATH", "an image file to embed (CLIP): JPEG, PNG, GIF, WebP, BMP", "", true},
-    {"audio", "PATH", "an audio file to embed (CLAP): WAV, FLAC, OGG Vorbis, Opus, MP3", "", true},
+    {"audio", "PATH", "an audio file to embed (CLAP): WAV, FLAC, OGG Vorbis, Opus, MP3, M4A/AAC, MP4, WebM, Matroska (a video's soundtrack)", "", true},
+    {"video", "PATH", "a video to embed (MP4/MOV, WebM, Matroska): frames every 1/--video-fps s through CLIP, the soundtrack in segments through CLAP, one pooled vector; its line also has \"segments\" [{start, end, image, audio}]", "", true},
+    {"video-fps", "N", "frames sampled per second of video (the frame shown at 0, 1/N, 2/N, ... s)", "1"},
+    {"video-segment", "SECONDS", "length of a video's segments: each gets the mean of its frames' vectors and its soundtrack's vector", "10"},
+    {"video-audio-weight", "W", "weight of the soundtrack in a video's pooled vector: normalise((1-W) * mean frame + W * mean soundtrack), each mean normalised", "0.5"},
+    {"video-frames", "", "also print each sampled frame's vector in a video's line (\"frames\": [{time, frame_time, embedding}])"},
+    {"max-video-seconds", "N", "refuse longer videos", "600"},
+    {"max-video-frames", "N", "refuse videos that would give more sampled frames", "3600"},
     {"long-audio", "MODE", "audio longer than the model's window (10 s): windows (average of windows every --window-hop seconds, the last aligned to the end), first, center, or fusion (fused checkpoints: whole clip shrunk + front/middle/back chunks at fixed positions)", "windows"},
     {"window-hop", "SECONDS", "hop between windows in --long-audio windows", "10"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
@@ -39,12 +47,13 @@ const std::vector<Flag> kEmbedFlags = {
     {"help", "", "show this text"},
 };
 
-void append_json_line(std::string& out, size_t index, const std::string& modality, const std::vector<float>& v) {
+void append_json_line(std::string& out, size_t index, const std::string& modality, const std::vector<float>& v, const std::string& more = "") {
   out += "{\"index\":" + std::to_string(index) + ",\"modality\":\"" + modality + "\",\"dim\":" + std::to_string(v.size()) +
          ",\"embedding\":";
   append_json_floats(out, v.data(), v.size());
-  out += "}\n";
+  out += more + "}\n";
 }
+
 
 // --manifest: the rows of a shard into --output, resumably (bulk/embed_manifest.h).
 int embed_manifest(const Embedder& model, const Args& args, const PrepareOptions& prepare, int batch) {
@@ -76,7 +85,7 @@ int embed_manifest(const Embedder& model, const Args& args, const PrepareOptions
 }  // namespace
 
 int cmd_embed(int argc, char** argv) {
-  const std::string synopsis = "clipclap embed --model DIR|org/name [--text TEXT]... [--image PATH]... [--audio PATH]... [options]";
+  const std::string synopsis = "clipclap embed --model DIR|org/name [--text TEXT]... [--image PATH]... [--audio PATH]... [--video PATH]... [options]";
   const std::string description =
       "Embeds each input into the model's shared space and prints one JSON object per input, in the order\n"
       "given: {\"index\", \"modality\", \"dim\", \"embedding\"}. Vectors are L2-normalised.";
@@ -96,20 +105,28 @@ int cmd_embed(int argc, char** argv) {
   auto max_audio = args->get_int("max-audio-seconds", 1, 86'400);
   auto long_audio = parse_long_audio(args->value("long-audio"));
   auto hop = args->get_double("window-hop", 0.01, 86'400);
+  auto video_fps = args->get_double("video-fps", 0.001, 120);
+  auto video_segment = args->get_double("video-segment", 0.1, 86'400);
+  auto video_audio_weight = args->get_double("video-audio-weight", 0, 1);
+  auto max_video = args->get_double("max-video-seconds", 1, 86'400);
+  auto max_video_frames = args->get_int("max-video-frames", 1, 1'000'000);
   for (const Error* e : {batch.ok() ? nullptr : &batch.error(), threads.ok() ? nullptr : &threads.error(),
                          max_pixels.ok() ? nullptr : &max_pixels.error(), max_audio.ok() ? nullptr : &max_audio.error(),
-                         long_audio.ok() ? nullptr : &long_audio.error(), hop.ok() ? nullptr : &hop.error()}) {
+                         long_audio.ok() ? nullptr : &long_audio.error(), hop.ok() ? nullptr : &hop.error(),
+                         video_fps.ok() ? nullptr : &video_fps.error(), video_segment.ok() ? nullptr : &video_segment.error(),
+                         video_audio_weight.ok() ? nullptr : &video_audio_weight.error(), max_video.ok() ? nullptr : &max_video.error(),
+                         max_video_frames.ok() ? nullptr : &max_video_frames.error()}) {
     if (e) return fail(e->message, 2);
   }
   if (!args->has("model")) return fail("--model DIR is required", 2);
-  std::vector<std::pair<std::string, std::string>> inputs;  // --text/--image/--audio and its value, in order
+  std::vector<std::pair<std::string, std::string>> inputs;  // --text/--image/--audio/--video and its value, in order
   for (const auto& [name, value] : args->in_order())
-    if (name == "text" || name == "image" || name == "audio") inputs.emplace_back(name, value);
+    if (name == "text" || name == "image" || name == "audio" || name == "video") inputs.emplace_back(name, value);
   const bool manifest = args->has("manifest");
-  if (manifest && !inputs.empty()) return fail("--manifest embeds its files; give no --text, --image or --audio with it", 2);
+  if (manifest && !inputs.empty()) return fail("--manifest embeds its files; give no --text, --image, --audio or --video with it", 2);
   if (manifest && !args->has("output")) return fail("--manifest needs --output OUT.jsonl|OUT.npy", 2);
   if (!manifest && args->has("shard")) return fail("--shard goes with --manifest", 2);
-  if (inputs.empty() && !manifest) return fail("nothing to embed (give --text, --image, --audio or --manifest)", 2);
+  if (inputs.empty() && !manifest) return fail("nothing to embed (give --text, --image, --audio, --video or --manifest)", 2);
   set_num_threads(threads.value());
 
   LongAudioOptions audio_opts;
@@ -133,12 +150,19 @@ int cmd_embed(int argc, char** argv) {
   prepare.image.max_pixels = max_pixels.value();
   prepare.audio.max_seconds = max_audio.value();
   prepare.long_audio = audio_opts;
+  prepare.video.fps = video_fps.value();
+  prepare.video.segment_seconds = video_segment.value();
+  prepare.video.audio_weight = video_audio_weight.value();
+  prepare.video.threads = threads.value() > 0 ? threads.value() : num_threads();
+  prepare.video.limits.max_seconds = max_video.value();
+  prepare.video.limits.max_frames = max_video_frames.value();
   if (manifest) return embed_manifest(model, args.value(), prepare, batch.value());
 
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string& m = inputs[i].first;
-    if ((m == "text" && !caps.text) || (m == "image" && !caps.image) || (m == "audio" && !caps.audio))
+    if ((m == "text" && !caps.text) || (m == "image" && !caps.image) || (m == "audio" && !caps.audio) ||
+        (m == "video" && !caps.image && !caps.audio))
       return fail("input " + std::to_string(i) + " (--" + m + "): model " + dir.value() + " is a " +
                       model_kind_name(model.info().kind) + " model, which embeds " + capabilities_string(caps) +
                       (model.info().kind == ModelKind::kClap && m == "text" ? " (with --projection, audio only)" : ""),
@@ -147,9 +171,11 @@ int cmd_embed(int argc, char** argv) {
       if (auto st = model.check_audio_options(audio_opts); !st.ok()) return fail(st.error().message, 1);  // before decoding
   }
 
-  // Read and check every input first.
+  // Read and check every input first. A video's frames and soundtrack segments go after the
+  // other inputs, and are combined again once embedded.
   int failures = 0;
   std::vector<PreparedInput> prepared(inputs.size());
+  std::vector<std::pair<size_t, PreparedVideo>> videos;  // input index, video
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string& m = inputs[i].first;  // not a structured binding: clang 14 cannot capture those
     const std::string& value = inputs[i].second;
@@ -165,22 +191,44 @@ int cmd_embed(int argc, char** argv) {
       bad(bytes.error());
       continue;
     }
+    if (m == "video") {
+      auto video = prepare_video(model, bytes->data(), bytes->size(), prepare);
+      if (video.ok()) videos.emplace_back(i, std::move(video).value());
+      else bad(video.error().context(value));
+      continue;
+    }
     auto in = prepare_encoded(model, m == "image" ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
     if (in.ok()) prepared[i] = std::move(in).value();
     else bad(in.error().context(value));
   }
   if (failures) return 1;
+  std::vector<PreparedInput> items;  // what the towers take: the inputs but videos, then each video's frames and soundtrack
+  std::vector<size_t> slot(inputs.size(), SIZE_MAX);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].first != "video") slot[i] = items.size(), items.push_back(std::move(prepared[i]));
+  std::vector<size_t> video_first;  // where each video's inputs start in `items`
+  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, items));
 
   std::unique_ptr<ProgressBar> bar;
-  if (inputs.size() >= 16) bar = std::make_unique<ProgressBar>("embedding", static_cast<int64_t>(inputs.size()));
-  auto vectors = embed_prepared(model, prepared, batch.value(), [&](size_t done) {
+  if (items.size() >= 16) bar = std::make_unique<ProgressBar>("embedding", static_cast<int64_t>(items.size()));
+  auto vectors = embed_prepared(model, items, batch.value(), [&](size_t done) {
     if (bar) bar->update(static_cast<int64_t>(done));
   });
   bar.reset();
   if (!vectors.ok()) return fail(vectors.error().message, 1);
 
+  std::vector<std::vector<float>> embedding(inputs.size());
+  std::vector<std::string> video_json(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (slot[i] != SIZE_MAX) embedding[i] = std::move((*vectors)[slot[i]]);
+  for (size_t k = 0; k < videos.size(); ++k) {
+    auto v = combine_video(videos[k].second, vectors.value(), video_first[k], prepare.video.audio_weight);
+    if (!v.ok()) return fail(v.error().message, 1);
+    embedding[videos[k].first] = v->pooled;
+    append_video_json(video_json[videos[k].first], v.value(), args->has("video-frames"));
+  }
   std::string out;
-  for (size_t i = 0; i < inputs.size(); ++i) append_json_line(out, i, inputs[i].first, (*vectors)[i]);
+  for (size_t i = 0; i < inputs.size(); ++i) append_json_line(out, i, inputs[i].first, embedding[i], video_json[i]);
   if (args->has("output")) {
     auto st = write_file_atomic(args->get("output"), out.data(), out.size());
     if (!st.ok()) return fail(st.error().message, 1);

@@ -7,6 +7,7 @@ const char* modality_name(Modality m) {
     case Modality::kText: return "text";
     case Modality::kImage: return "image";
     case Modality::kAudio: return "audio";
+    case Modality::kVideo: return "video";
   }
   return "?";
 }
@@ -26,7 +27,7 @@ Result<PreparedInput> prepare_encoded(const Embedder& model, Modality modality, 
     CC_CHECK(model.check_audio_options(options.long_audio));  // before decoding
     CC_TRY(in.audio, model.audio_features(data, size, options.audio, options.long_audio));
   } else {
-    return error("text is not encoded media", ErrorKind::kInternal);
+    return error(std::string(modality_name(modality)) + " is not prepared as one input", ErrorKind::kInternal);
   }
   return in;
 }
@@ -46,6 +47,8 @@ Result<PreparedInput> prepare_audio(const Embedder& model, const Audio& clip, co
 
 Result<std::vector<std::vector<float>>> embed_prepared(const Embedder& model, std::vector<PreparedInput>& inputs, int batch,
                                                        const std::function<void(size_t)>& progress) {
+  for (const auto& in : inputs)
+    if (in.modality == Modality::kVideo) return error("a video goes in as its frames and soundtrack (move_video_inputs)", ErrorKind::kInternal);
   std::vector<std::vector<float>> vectors(inputs.size());
   size_t done = 0;
   for (const Modality modality : {Modality::kText, Modality::kImage, Modality::kAudio}) {

@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "model/embedder.h"
+#include "video/decode_video.h"
 
 namespace cc {
 
-enum class Modality { kText, kImage, kAudio };
-const char* modality_name(Modality m);  // "text", "image", "audio"
+// A video is not a tower's input: it becomes image and audio inputs (model/video_embed.h).
+enum class Modality { kText, kImage, kAudio, kVideo };
+const char* modality_name(Modality m);  // "text", "image", "audio", "video"
 
 struct PreparedInput {
   Modality modality = Modality::kText;
@@ -29,6 +31,7 @@ struct PrepareOptions {
   ImageLimits image;
   AudioLimits audio;
   LongAudioOptions long_audio;
+  VideoOptions video;
 };
 
 // `truncate`: as Embedder::tokenize.
