@@ -77,6 +77,21 @@ def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
+def ffmpeg_media(args: list, fmt: str, remux: list = None) -> bytes:
+    """A file the ffmpeg CLI makes (Debian's), single-threaded and bit-exact."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "out"
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1", *args, "-fflags", "+bitexact",
+                        "-flags", "+bitexact", "-threads", "1", "-f", fmt, str(out)], check=True)
+        if remux:
+            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(out), "-c", "copy", *remux,
+                            "-fflags", "+bitexact", "-f", fmt, str(out) + ".2"], check=True)
+            out = Path(str(out) + ".2")
+        return out.read_bytes()
+
+
 def main():
     png = encoded(picture(3, 2), "PNG")
     wav = sound("WAV", "PCM_16", 8000, seconds=0.01)
@@ -137,6 +152,25 @@ def main():
         "tone.mp3": sound("MP3", "MPEG_LAYER_III", 16000, seconds=0.1),
         "bad_version.ogg": ogg_page(vorbis_id_header(version=1), True, 0),
         "id_only.ogg": ogg_page(vorbis_id_header(), True, 0),
+        # the containers that go to FFmpeg
+        "adts.aac": ffmpeg_media(["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=0.1", "-c:a", "aac", "-b:a", "16k"], "adts"),
+        "aac.m4a": ffmpeg_media(["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=0.1", "-c:a", "aac", "-b:a", "16k"], "ipod"),
+        "opus.webm": ffmpeg_media(["-f", "lavfi", "-i", "sine=sample_rate=48000:duration=0.1", "-c:a", "libopus", "-b:a", "16k"], "webm"),
+        "vorbis.mkv": ffmpeg_media(["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=0.1", "-c:a", "libvorbis"], "matroska"),
+    })
+
+    # Videos: each codec and container FFmpeg is allowed, a few 16x16 frames, with and without
+    # sound, rotated, with B-frames and keyframes to seek to.
+    tiny = ["-f", "lavfi", "-i", "testsrc2=size=16x16:rate=8:duration=0.75"]
+    sine = ["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=0.75"]
+    seeds("fuzz_video", {
+        "h264_aac.mp4": ffmpeg_media(tiny + sine + ["-c:v", "libx264", "-g", "3", "-bf", "2", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "16k"], "mp4"),
+        "h264.mov": ffmpeg_media(tiny + ["-c:v", "libx264", "-pix_fmt", "yuv444p"], "mov"),
+        "vp9_opus.webm": ffmpeg_media(tiny + sine + ["-c:v", "libvpx-vp9", "-g", "4", "-c:a", "libopus", "-b:a", "16k"], "webm"),
+        "vp8.mkv": ffmpeg_media(tiny + ["-c:v", "libvpx", "-g", "4"], "matroska"),
+        "rotated.mp4": ffmpeg_media(tiny + ["-c:v", "libx264", "-pix_fmt", "yuv420p"], "mp4", remux=["-metadata:s:v:0", "rotate=270"]),
+        "mpeg4.mp4": ffmpeg_media(tiny + ["-c:v", "mpeg4"], "mp4"),
+        "aac.m4a": ffmpeg_media(sine + ["-c:a", "aac", "-b:a", "16k"], "ipod"),
     })
 
     # Request bodies: every content part, both APIs' fields, and the wrong shapes.
@@ -149,10 +183,13 @@ def main():
         {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode(), "format": "wav"}},
         {"type": "media", "data": base64.b64encode(png).decode(), "mime_type": "image/png"},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "video_url", "video_url": {"url": data_uri("video/mp4", (FIXTURES / "media" / "silent.mp4").read_bytes())}},
+        {"type": "input_video", "input_video": {"data": base64.b64encode((FIXTURES / "media" / "silent.mp4").read_bytes()).decode(), "format": "mp4"}},
     ]
     requests.update({
         "parts.json": json.dumps({"model": "m", "input": parts}),
-        "openai.json": json.dumps({"model": "m", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 16, "user": {"x": [1]}}),
+        "openai.json": json.dumps({"model": "m", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 16, "user": {"x": [1]},
+                                   "video_segments": True}),
         "single_part.json": json.dumps({"input": parts[2], "truncate": False}),
         "token_ids.json": json.dumps({"input": [[1, 2, 3], 4]}),
         "duplicate.json": '{"input": "a", "input": ["b", "c"], "model": "m", "model": "n"}',

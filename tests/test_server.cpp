@@ -143,6 +143,50 @@ TEST_F(Served, EachModalityEqualsEmbed) {
                  engine("clap-tiny-a", {{"audio", "audio/tone_48k_pcm16.wav"}}), "clap audio");
 }
 
+TEST_F(Served, VideosInEachShapeEqualEmbed) {
+  // Pooled vectors, among other items, in order: video_url, input_video, media parts.
+  const json input = {"a dog",
+                      {{"type", "video_url"}, {"video_url", {{"url", "data:video/mp4;base64," + b64_file("media/h264_aac.mp4")}}}},
+                      image_part("images/rgba.png", "image/png"),
+                      {{"type", "input_video"}, {"input_video", {{"data", b64_file("media/silent.mp4")}, {"format", "mp4"}}}},
+                      media_part("media/vp9_opus.webm", "video/webm"),
+                      {{"type", "input_audio"}, {"input_audio", {{"data", b64_file("media/audio_only.m4a")}, {"format", "m4a"}}}}};
+  const auto want = engine("clipclap-tiny", {{"text", "a dog"}, {"video", "media/h264_aac.mp4"}, {"image", "images/rgba.png"},
+                                             {"video", "media/silent.mp4"}, {"video", "media/vp9_opus.webm"}, {"audio", "media/audio_only.m4a"}});
+  expect_vectors(embeddings_of(post(port(), "/api/embed", json{{"model", "clipclap-tiny"}, {"input", input}}.dump())), want, "/api/embed");
+
+  // OpenAI's shape, with the segments asked for: those of `embed --video`.
+  const Reply r = post(port(), "/v1/embeddings", json{{"model", "clipclap-tiny"}, {"input", input}, {"video_segments", true}}.dump());
+  ASSERT_EQ(r.status, 200) << r.raw.substr(0, 300);
+  auto line = test::run_clipclap("embed --model " + test::fixture_model("clipclap-tiny") + " --video " + test::fixture("media/h264_aac.mp4"), false);
+  ASSERT_EQ(line.code, 0);
+  const json cli = json::parse(line.out);
+  const json& data = r.body["data"];
+  ASSERT_EQ(data.size(), input.size());
+  EXPECT_FALSE(data[0].contains("segments"));
+  ASSERT_TRUE(data[1].contains("segments")) << data[1].dump().substr(0, 300);
+  ASSERT_EQ(data[1]["segments"].size(), cli["segments"].size());
+  for (size_t s = 0; s < cli["segments"].size(); ++s) {
+    EXPECT_EQ(data[1]["segments"][s]["start"], cli["segments"][s]["start"]);
+    EXPECT_EQ(data[1]["segments"][s]["end"], cli["segments"][s]["end"]);
+    expect_vectors({data[1]["segments"][s]["image"].get<std::vector<float>>(), data[1]["segments"][s]["audio"].get<std::vector<float>>()},
+                   {cli["segments"][s]["image"].get<std::vector<float>>(), cli["segments"][s]["audio"].get<std::vector<float>>()}, "segment");
+  }
+  EXPECT_EQ(data[3]["notes"][0].get<std::string>().find("no soundtrack"), 0u) << data[3].dump().substr(0, 300);
+  EXPECT_TRUE(data[3]["segments"][0]["audio"].is_null());
+
+  // A video's limits answer 413, an undecodable one 400, a model without images or audio 422.
+  test::ServerProcess small({"--model", test::fixture_model("clipclap-tiny"), "--max-video-seconds", "2"});
+  ASSERT_GT(small.port(), 0);
+  expect_error(post(small.port(), "/v1/embeddings", json{{"input", {input[1]}}}.dump()), 413, "the limit is 2.0 s");
+  auto cut = read_file(test::fixture("media/h264_aac.mp4"));
+  cut->resize(cut->size() / 2);
+  const json truncated = {{"type", "input_video"}, {"input_video", {{"data", base64_encode(cut->data(), cut->size())}}}};
+  const Reply t = post(small.port(), "/v1/embeddings", json{{"input", {truncated}}}.dump());
+  EXPECT_TRUE(t.status == 200 || t.status == 400) << t.raw;  // what is there embeds, or the cut is named
+  expect_error(post(port(), "/v1/embeddings", json{{"model", "clip-tiny-b"}, {"input", {input[5]}}}.dump()), 422, "not audio");
+}
+
 TEST_F(Served, AMixedBatchKeepsInputOrder) {
   const json input = {"a dog barking", image_part("images/photo_420.jpg"), audio_part("audio/tone_48k_pcm16.wav"),
                       {{"type", "text"}, {"text", "rain"}}, image_part("images/cmyk.jpg"), media_part("audio/chirp_44k.flac", "audio/flac")};
@@ -222,8 +266,10 @@ TEST_F(Served, EveryBadRequestGetsItsStatus) {
   expect_error(post(port(), "/api/embed", bundle(json::array())), 400, "input is empty");
   expect_error(post(port(), "/api/embed", bundle("")), 400, "empty string");
   expect_error(post(port(), "/api/embed", json{{"model", "clipclap-tiny"}}.dump()), 400, "input is required");
-  expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "video/mp4")})), 400, "unsupported content type 'video/mp4'");
-  expect_error(post(port(), "/api/embed", bundle({{{"type", "video_url"}}})), 400, "unknown content part type");
+  expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "video/mp4")})), 400, "input[0]: undecodable video: not an MP4");
+  expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "model/gltf")})), 400, "unsupported content type 'model/gltf'");
+  expect_error(post(port(), "/api/embed", bundle({{{"type", "video_url"}}})), 400, "video_url is missing");
+  expect_error(post(port(), "/api/embed", bundle({{{"type", "hologram_url"}}})), 400, "unknown content part type");
   expect_error(post(port(), "/api/embed", bundle({{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AAAAAAAA"}}}}})), 400,
                "input[0]: undecodable image");
   expect_error(post(port(), "/api/embed", bundle({{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,@@@"}}}}})), 400,
@@ -496,9 +542,14 @@ TEST(Weaviate, VectorizeAnswersEachModalityInItsListsOrder) {
   expect_vectors(vectors_of(clip.body["textVectors"]), engine("clipclap-tiny", {{"text", "a dog"}}), "clip texts");
   expect_vectors(vectors_of(clip.body["imageVectors"]), engine("clipclap-tiny", {{"image", "images/cmyk.jpg"}}), "clip images");
   EXPECT_TRUE(clip.body["audioVectors"].empty());
+  // multi2vec-bind's videos: their pooled vectors.
+  const Reply video = post_as_go(s.port(), "/vectorize", json{{"texts", {"a dog"}}, {"video", {b64_file("media/h264_aac.mp4"), b64_file("media/silent.mp4")}}}.dump());
+  ASSERT_EQ(video.status, 200) << video.raw.substr(0, 300);
+  expect_vectors(vectors_of(video.body["videoVectors"]), engine("clipclap-tiny", {{"video", "media/h264_aac.mp4"}, {"video", "media/silent.mp4"}}),
+                 "videos");
 
   // Errors as the modules read them: {"error": "message"}.
-  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"video", {"AAAA"}}}.dump()), 422, "no model for video");
+  expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"video", {"AAAA"}}}.dump()), 400, "video[0]: undecodable video");
   expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"texts", {"a"}}, {"thermal", {"AAAA"}}}.dump()), 422, "no model for thermal");
   expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"images", {"bm90IGFuIGltYWdl"}}}.dump()), 400, "images[0]: undecodable image");
   expect_flat_error(post_as_go(s.port(), "/vectorize", json{{"audio", {"@@@"}}}.dump()), 400, "audio[0]");
@@ -571,7 +622,7 @@ TEST(Antfly, EmbedContract) {
 
   expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "antflydb/nothing"}, {"input", {"test"}}}.dump()), 404, "not served here");
   expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "clipclap-tiny"}, {"input", {image_part("images/rgba.png", "video/mp4")}}}.dump()), 400,
-                    "unsupported content type 'video/mp4'");
+                    "undecodable video");
   expect_flat_error(post(s.port(), "/ai/v1/embed", json{{"model", "clipclap-tiny"}, {"input", json::array()}}.dump()), 400, "input is empty");
 }
 

@@ -1,6 +1,7 @@
 // clipclap embed: every input is read and checked before any is embedded, so a bad input
 // fails the command with a message naming it, and no partial output is written. With
 // --manifest, the bulk job of bulk/embed_manifest.h instead.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -209,6 +210,7 @@ int cmd_embed(int argc, char** argv) {
   std::vector<size_t> video_first;  // where each video's inputs start in `items`
   for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, items));
 
+  const auto towers_start = std::chrono::steady_clock::now();
   std::unique_ptr<ProgressBar> bar;
   if (items.size() >= 16) bar = std::make_unique<ProgressBar>("embedding", static_cast<int64_t>(items.size()));
   auto vectors = embed_prepared(model, items, batch.value(), [&](size_t done) {
@@ -217,6 +219,13 @@ int cmd_embed(int argc, char** argv) {
   bar.reset();
   if (!vectors.ok()) return fail(vectors.error().message, 1);
 
+  const double towers_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - towers_start).count();
+  // Where a video's time went: decoding (FFmpeg and RGB), preparing (pixel_values, log-mel), and
+  // the towers (for every input of this call).
+  for (const auto& [i, v] : videos)
+    std::fprintf(stderr, "video %zu (%s): %zu frames sampled of %d decoded, %zu segments; decoding %.3f s, preparing %.3f s; towers %.3f s\n",
+                 i, inputs[i].second.c_str(), v.frames.size(), v.info.frames_decoded, v.segments.size(), v.decode_seconds, v.prepare_seconds,
+                 towers_seconds);
   std::vector<std::vector<float>> embedding(inputs.size());
   std::vector<std::string> video_json(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)

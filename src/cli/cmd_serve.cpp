@@ -43,6 +43,11 @@ const std::vector<Flag> kServeFlags = {
     {"max-pixels", "N", "refuse larger images (decompression bombs)", "89478485"},
     {"max-audio-seconds", "N", "refuse longer audio", "600"},
     {"long-audio", "MODE", "audio longer than the model's window: windows, first, center or fusion (as embed)", "windows"},
+    {"video-fps", "N", "frames sampled per second of a video (as embed)", "1"},
+    {"video-segment", "SECONDS", "length of a video's segments (as embed)", "10"},
+    {"video-audio-weight", "W", "weight of the soundtrack in a video's pooled vector (as embed)", "0.5"},
+    {"max-video-seconds", "N", "refuse longer videos (413)", "600"},
+    {"max-video-frames", "N", "refuse videos that would give more sampled frames (413); each frame's tensor (600 KB for ViT-B/32) counts against --max-inflight-mb", "3600"},
     {"precision", "P|NAME=P", "fp32 (exact), bf16 or int8 (faster; README \"Precision\"), for every model, or NAME=P for one model (by its served name)", "fp32", true},
     {"no-pack", "", "fp32 models without a pack file read their mapped weights in place instead of packing them in memory at load (less RSS, slower short texts on AVX-512)"},
     {"allow-fetch", "HOSTS", "fetch http(s) image_url/audio_url media from these comma-separated entries: names (and their subdomains, at public addresses), IP addresses and CIDR ranges (internal addresses only this way; localhost allows loopback); off by default"},
@@ -71,12 +76,14 @@ int cmd_serve(int argc, char** argv) {
                      "                        gives uint64 count, uint64 dim, then float32 little-endian vectors\n"
                      "  POST /v1/embeddings   OpenAI-compatible (encoding_format float|base64, usage); also POST /embeddings\n"
                      "  POST /ai/v1/embed     antfly's embedder: OpenAI's shape, errors as {\"error\": \"message\"}\n"
-                     "  POST /vectorize       Weaviate's multi2vec-bind/-clip: {\"texts\",\"images\",\"audio\"} (bare base64)\n"
-                     "                        -> {\"textVectors\",\"imageVectors\",\"audioVectors\"}; GET /meta, /.well-known/live|ready\n"
+                     "  POST /vectorize       Weaviate's multi2vec-bind/-clip: {\"texts\",\"images\",\"audio\",\"video\"} (bare base64)\n"
+                     "                        -> {\"textVectors\",\"imageVectors\",\"audioVectors\",\"videoVectors\"}; GET /meta, /.well-known/live|ready\n"
                      "  GET  /v1/models /api/models /healthz /readyz /metrics\n"
                      "input: a string, a list of strings, or content parts: {\"type\":\"text\",\"text\"}, {\"type\":\"image_url\",\n"
                      "\"image_url\":{\"url\":\"data:image/png;base64,...\"}}, {\"type\":\"audio_url\",...}, {\"type\":\"input_audio\",\n"
-                     "\"input_audio\":{\"data\",\"format\"}}, {\"type\":\"media\",\"data\",\"mime_type\"}.\n"
+                     "\"input_audio\":{\"data\",\"format\"}}, {\"type\":\"video_url\",...}, {\"type\":\"input_video\",\"input_video\":{\"data\",\"format\"}},\n"
+                     "{\"type\":\"media\",\"data\",\"mime_type\"}. A video's vector is its pooled one; \"video_segments\": true adds its\n"
+                     "\"segments\" [{start, end, image, audio}] to its data item.\n"
                      "Items of concurrent requests are batched per model and modality. SIGTERM drains and exits 0.",
                      kServeFlags).c_str(),
                stdout);
@@ -105,6 +112,15 @@ int cmd_serve(int argc, char** argv) {
   o.http.idle_timeout = std::chrono::seconds(number("idle-timeout-s", 1, 3600));
   o.prepare.image.max_pixels = number("max-pixels", 1, 2'000'000'000);
   o.prepare.audio.max_seconds = number("max-audio-seconds", 1, 86400);
+  o.prepare.video.limits.max_seconds = number("max-video-seconds", 1, 86400);
+  o.prepare.video.limits.max_frames = number("max-video-frames", 1, 1'000'000);
+  for (auto [name, min, max, field] : {std::tuple{"video-fps", 0.001, 120.0, &o.prepare.video.fps},
+                                       std::tuple{"video-segment", 0.1, 86400.0, &o.prepare.video.segment_seconds},
+                                       std::tuple{"video-audio-weight", 0.0, 1.0, &o.prepare.video.audio_weight}}) {
+    auto v = args->get_double(name, min, max);
+    if (v.ok()) *field = v.value();
+    else bad.push_back(v.error());
+  }
   o.prepare.fetch.timeout = std::chrono::seconds(number("fetch-timeout-s", 1, 3600));
   o.prepare.fetch.max_bytes = static_cast<uint64_t>(number("max-fetch-mb", 1, 4096)) << 20;
   o.fetch_threads = number("fetch-threads", 1, 256);

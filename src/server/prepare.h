@@ -1,6 +1,7 @@
 // One input item made ready for its tower on a preparation thread (so decoding and
 // preprocessing overlap with inference): text -> token ids, image -> pixel_values,
-// audio -> log-mel windows. Undecodable media is a 400 naming the item. Media at http(s) URLs
+// audio -> log-mel windows, video -> both for its frames and soundtrack. Undecodable media is a
+// 400 naming the item. Media at http(s) URLs
 // is fetched before this, on the fetch threads (server/fetch.h).
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include "audio/decode_audio.h"
 #include "model/batch_embed.h"
+#include "model/video_embed.h"
 #include "server/api.h"
 #include "server/fetch.h"
 #include "vision/image.h"
@@ -23,5 +25,8 @@ struct PrepareLimits : PrepareOptions {
 
 std::optional<ApiError> prepare_item(const Embedder& model, const InputItem& item, const std::string& param, bool truncate,
                                      const PrepareLimits& limits, PreparedInput* out);
+// A video item: its frames and soundtrack segments, made ready as image and audio inputs.
+std::optional<ApiError> prepare_video_item(const Embedder& model, const InputItem& item, const std::string& param,
+                                           const PrepareLimits& limits, PreparedVideo* out);
 
 }  // namespace cc

@@ -32,6 +32,7 @@ std::optional<Modality> modality_of_mime(const std::string& mime) {
   if (mime.rfind("image/", 0) == 0) return Modality::kImage;
   if (mime.rfind("audio/", 0) == 0) return Modality::kAudio;
   if (mime == "application/ogg") return Modality::kAudio;
+  if (mime.rfind("video/", 0) == 0) return Modality::kVideo;
   return std::nullopt;
 }
 
@@ -66,7 +67,7 @@ std::optional<ApiError> read_url(const json& url_field, Modality expected, const
       return bad_request(param + ": only base64 data: URIs are accepted", param);
     if (!mime.empty()) {
       const auto m = modality_of_mime(mime);
-      if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "' (image/* or audio/*)", param);
+      if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "' (image/*, audio/* or video/*)", param);
       item->modality = *m;
     }
     return decode_base64_field(url.substr(comma + 1), param, memory, &item->bytes);
@@ -117,6 +118,22 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
     if (!part.contains("audio_url")) return bad_request(param + ".audio_url is missing", param);
     return read_url(part["audio_url"], Modality::kAudio, param + ".audio_url", limits, memory, item);
   }
+  if (type == "video_url") {
+    if (!part.contains("video_url")) return bad_request(param + ".video_url is missing", param);
+    return read_url(part["video_url"], Modality::kVideo, param + ".video_url", limits, memory, item);
+  }
+  if (type == "input_video") {  // the shape of input_audio; the container is sniffed from the bytes
+    const json& v = part.contains("input_video") ? part["input_video"] : json();
+    if (!v.is_object() || !v.contains("data") || !v["data"].is_string())
+      return bad_request(param + ".input_video must be {\"data\": <base64>, \"format\": ...}", param);
+    const json& f = v.contains("format") ? v["format"] : json("");
+    if (!f.is_string()) return bad_request(param + ".input_video.format must be a string", param);
+    const std::string format = f.get<std::string>();
+    if (!format.empty() && format != "mp4" && format != "mov" && format != "webm" && format != "mkv")
+      return bad_request(param + ".input_video.format '" + echo(format) + "' is not one of mp4, mov, webm, mkv", param);
+    item->modality = Modality::kVideo;
+    return decode_base64_field(v["data"].get<std::string>(), param + ".input_video.data", memory, &item->bytes);
+  }
   if (type == "input_audio") {
     const json& a = part.contains("input_audio") ? part["input_audio"] : json();
     if (!a.is_object() || !a.contains("data") || !a["data"].is_string())
@@ -124,8 +141,9 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
     const json& f = a.contains("format") ? a["format"] : json("");
     if (!f.is_string()) return bad_request(param + ".input_audio.format must be a string", param);
     const std::string format = f.get<std::string>();
-    if (!format.empty() && format != "wav" && format != "mp3" && format != "flac" && format != "ogg" && format != "opus")
-      return bad_request(param + ".input_audio.format '" + echo(format) + "' is not one of wav, mp3, flac, ogg", param);
+    if (!format.empty() && format != "wav" && format != "mp3" && format != "flac" && format != "ogg" && format != "opus" &&
+        format != "m4a" && format != "aac" && format != "mp4" && format != "webm" && format != "mkv")
+      return bad_request(param + ".input_audio.format '" + echo(format) + "' is not one of wav, mp3, flac, ogg, opus, m4a, aac, mp4, webm, mkv", param);
     item->modality = Modality::kAudio;
     return decode_base64_field(a["data"].get<std::string>(), param + ".input_audio.data", memory, &item->bytes);
   }
@@ -134,11 +152,13 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
       return bad_request(param + " (media) needs \"data\" (base64) and \"mime_type\"", param);
     const std::string mime = part["mime_type"].get<std::string>();
     const auto m = modality_of_mime(mime);
-    if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "' (image/* or audio/*)", param);
+    if (!m) return bad_request(param + ": unsupported content type '" + echo(mime) + "' (image/*, audio/* or video/*)", param);
     item->modality = *m;
     return decode_base64_field(part["data"].get<std::string>(), param + ".data", memory, &item->bytes);
   }
-  return bad_request(param + ": unknown content part type '" + echo(type) + "' (text, image_url, audio_url, input_audio, media)", param);
+  return bad_request(param + ": unknown content part type '" + echo(type) +
+                         "' (text, image_url, audio_url, input_audio, video_url, input_video, media)",
+                     param);
 }
 
 // One item of a Weaviate list: a text, or an image or clip as bare base64 (a data: URI is taken
@@ -158,13 +178,13 @@ std::optional<ApiError> read_listed_item(const json& value, Modality modality, c
 }
 
 // Weaviate's request lists and what their items are; no modality for the media clipclap has no
-// model for (multi2vec-bind's video, imu, thermal, depth).
+// model for (multi2vec-bind's imu, thermal, depth).
 struct WeaviateList {
   const char* field;
   std::optional<Modality> modality;
 };
 constexpr WeaviateList kWeaviateLists[] = {{"texts", Modality::kText}, {"images", Modality::kImage}, {"audio", Modality::kAudio},
-                                           {"video", std::nullopt},    {"imu", std::nullopt},       {"thermal", std::nullopt},
+                                           {"video", Modality::kVideo},    {"imu", std::nullopt},       {"thermal", std::nullopt},
                                            {"depth", std::nullopt}};
 const WeaviateList* weaviate_list(const std::string& field) {
   for (const auto& l : kWeaviateLists)
@@ -265,7 +285,8 @@ class RequestReader : public nlohmann::json_sax<json> {
   bool known_field() const {
     if (api_ == Api::kWeaviate) return false;
     const bool openai = api_ == Api::kOpenAI || api_ == Api::kAntfly;
-    return field_ == "model" || field_ == "truncate" || (openai && (field_ == "encoding_format" || field_ == "dimensions"));
+    return field_ == "model" || field_ == "truncate" || field_ == "video_segments" ||
+           (openai && (field_ == "encoding_format" || field_ == "dimensions"));
   }
 
   bool fail(ApiError e) {
@@ -366,7 +387,7 @@ class RequestReader : public nlohmann::json_sax<json> {
     if (api_ == Api::kWeaviate) {
       const auto modality = weaviate_list(field_)->modality;
       if (!modality)
-        return fail({422, param + ": clipclap embeds texts, images and audio; it has no model for " + field_, "unsupported_modality", field_});
+        return fail({422, param + ": clipclap embeds texts, images, audio and video; it has no model for " + field_, "unsupported_modality", field_});
       if (auto e = read_listed_item(part, *modality, param, limits_, memory_, &item)) return fail(std::move(*e));
     } else if (auto e = read_part(part, param, limits_, memory_, &item)) {
       return fail(std::move(*e));
@@ -393,6 +414,9 @@ class RequestReader : public nlohmann::json_sax<json> {
     } else if (field_ == "model") {
       if (!v.is_string()) return fail(bad_request("model must be a string", "model"));
       out_->model = v.get<std::string>();
+    } else if (field_ == "video_segments") {
+      if (!v.is_boolean()) return fail(bad_request("video_segments must be true or false", "video_segments"));
+      out_->video_segments = v.get<bool>();
     } else if (field_ == "truncate") {
       if (!v.is_boolean()) return fail(bad_request("truncate must be true or false", "truncate"));
       out_->truncate = v.get<bool>();
@@ -430,7 +454,7 @@ std::optional<ApiError> parse_embed_request(std::string_view body, Api api, cons
   if (reader.error) return reader.error;
   if (!ok) return bad_request("the body is not valid JSON");
   if (api == Api::kWeaviate) {
-    if (out->items.empty()) return bad_request("nothing to vectorize: texts, images or audio is required", "texts");
+    if (out->items.empty()) return bad_request("nothing to vectorize: texts, images, audio or video is required", "texts");
     return std::nullopt;
   }
   if (!reader.have_input) return bad_request("input is required", "input");

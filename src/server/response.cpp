@@ -11,7 +11,7 @@
 namespace cc {
 
 std::string embeddings_body(Api api, ResponseEncoding encoding, const std::string& model, int dim,
-                            const std::vector<std::vector<float>>& vectors, size_t tokens) {
+                            const std::vector<std::vector<float>>& vectors, size_t tokens, const std::vector<std::string>& extras) {
   const std::string model_json = nlohmann::json(model).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   if (encoding == ResponseEncoding::kBinary) {
@@ -42,6 +42,7 @@ std::string embeddings_body(Api api, ResponseEncoding encoding, const std::strin
       } else {
         append_json_floats(out, vectors[i].data(), vectors[i].size());
       }
+      if (i < extras.size()) out += extras[i];
       out += '}';
     }
     // Appended piece by piece: a chain of `+` on temporaries costs copies (and gcc 12 warns on it).
@@ -58,7 +59,8 @@ std::string embeddings_body(Api api, ResponseEncoding encoding, const std::strin
 
 std::string vectorize_body(const std::vector<Modality>& modalities, const std::vector<std::vector<float>>& vectors) {
   std::string out = "{";
-  for (auto [m, name] : {std::pair{Modality::kText, "textVectors"}, std::pair{Modality::kImage, "imageVectors"}, std::pair{Modality::kAudio, "audioVectors"}}) {
+  for (auto [m, name] : {std::pair{Modality::kText, "textVectors"}, std::pair{Modality::kImage, "imageVectors"}, std::pair{Modality::kAudio, "audioVectors"},
+                         std::pair{Modality::kVideo, "videoVectors"}}) {
     out += out.size() > 1 ? ",\"" : "\"";
     out += name;
     out += "\":[";

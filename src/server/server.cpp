@@ -156,7 +156,10 @@ struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
   EmbedRequest parsed;
   const ServedModel* served = nullptr;
   MemoryBudget::Hold memory;  // decoded media, tensors, the response: what this request holds beyond its body
-  std::vector<PreparedInput> prepared;
+  std::vector<PreparedInput> prepared;  // the tower inputs: every item but videos, then each video's frames and soundtrack
+  std::vector<size_t> slot;             // item i's input in `prepared` (SIZE_MAX for a video)
+  std::vector<std::pair<size_t, PreparedVideo>> videos;  // item index, video
+  std::vector<size_t> video_first;      // where each video's inputs start in `prepared`
   std::atomic<size_t> fetches_left{0};
   std::mutex fetch_mu;
   std::optional<ApiError> fetch_error;
@@ -176,6 +179,8 @@ class Server {
     prepare_limits_ = opts.prepare;
     prepare_limits_.image.budget = &budget_;
     prepare_limits_.audio.budget = &budget_;
+    prepare_limits_.video.limits.budget = &budget_;
+    prepare_limits_.video.threads = 1;  // requests are prepared in parallel already
     for (size_t i = 0; i < models_.size(); ++i) {
       batcher_.add_model(models_[i].name, models_[i].model.get());
       lookup_.emplace(models_[i].name, i);
@@ -486,7 +491,8 @@ void EmbedCall::prepare() {
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < parsed.items.size(); ++i) {
     const Modality m = parsed.items[i].modality;
-    if ((m == Modality::kText && !caps.text) || (m == Modality::kImage && !caps.image) || (m == Modality::kAudio && !caps.audio))
+    if ((m == Modality::kText && !caps.text) || (m == Modality::kImage && !caps.image) || (m == Modality::kAudio && !caps.audio) ||
+        (m == Modality::kVideo && !caps.image && !caps.audio))
       return fail({422, parsed.items[i].where + ": model '" + served->name + "' (" + model_kind_name(model.info().kind) + ") embeds " +
                             capabilities_string(caps) + ", not " + modality_name(m),
                    "unsupported_modality", parsed.items[i].where});
@@ -502,8 +508,12 @@ void EmbedCall::prepare() {
   if (auto st = memory.add(ahead, "the request's " + std::to_string(parsed.items.size()) + " tensors and response"); !st.ok())
     return fail(api_error(st.error()));
   {
-    std::vector<Modality> ms;
-    for (const auto& it : parsed.items) ms.push_back(it.modality);
+    std::vector<Modality> ms;  // a video announces one frame and one clip: its lanes wait for it
+    for (const auto& it : parsed.items) {
+      if (it.modality != Modality::kVideo) ms.push_back(it.modality);
+      if (it.modality == Modality::kVideo && caps.image) ms.push_back(Modality::kImage);
+      if (it.modality == Modality::kVideo && caps.audio) ms.push_back(Modality::kAudio);
+    }
     std::lock_guard<std::mutex> lock(mu);
     if (coming) coming->items(served->name, ms);
   }
@@ -528,22 +538,34 @@ void EmbedCall::decode() {
   if (answered) return;
   const auto t0 = Clock::now();
   const Embedder& model = *served->model;
-  prepared.resize(parsed.items.size());
+  slot.assign(parsed.items.size(), SIZE_MAX);
   for (size_t i = 0; i < parsed.items.size(); ++i) {
     if (answered) return;  // timed out, or the client left, while earlier items decoded
     InputItem& item = parsed.items[i];
     const std::string& param = item.where;
-    if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &prepared[i])) return fail(*e);
-    tokens += prepared[i].ids.size();
-    // The encoded file is not needed while the request waits; its tensor is (an image's was
-    // taken ahead, an audio clip's is known only now).
+    size_t tensors = 0;  // what the prepared item holds beyond what was taken for it ahead
+    if (item.modality == Modality::kVideo) {
+      PreparedVideo video;
+      if (auto e = prepare_video_item(model, item, param, server.prepare_limits(), &video)) return fail(*e);
+      for (const auto& in : video.inputs) tensors += in.bytes();
+      videos.emplace_back(i, std::move(video));
+    } else {
+      PreparedInput in;
+      if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &in)) return fail(*e);
+      tokens += in.ids.size();
+      if (item.modality == Modality::kAudio) tensors = in.bytes();  // an image's was taken ahead
+      slot[i] = prepared.size();
+      prepared.push_back(std::move(in));
+    }
+    // The encoded file is not needed while the request waits; its tensors are.
     const size_t encoded = (item.fetched.bytes() > 0 ? 0 : item.bytes.capacity()) + item.text.size();  // fetched bytes have their own hold
     std::vector<uint8_t>().swap(item.bytes);
     std::string().swap(item.text);
     item.fetched.release();
-    const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + (item.modality == Modality::kAudio ? prepared[i].bytes() : 0);
+    const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + tensors;
     if (auto st = memory.resize(now, "the request's prepared inputs"); !st.ok()) return fail(api_error(st.error(), param));
   }
+  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, prepared));
   prepare_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   std::lock_guard<std::mutex> lock(mu);
@@ -567,18 +589,30 @@ void EmbedCall::respond() {
   if (answered || !job) return;
   wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
   if (!job->error.empty()) return fail({500, job->error, "server_error", ""});
+  // One vector per item: its input's, or its video's pooled vector (and segments, if asked).
+  std::vector<std::vector<float>> vectors(parsed.items.size());
+  std::vector<std::string> extras;
+  for (size_t i = 0; i < parsed.items.size(); ++i)
+    if (slot[i] != SIZE_MAX) vectors[i] = std::move(job->vectors[slot[i]]);
+  if (parsed.video_segments) extras.resize(parsed.items.size());
+  for (size_t k = 0; k < videos.size(); ++k) {
+    auto v = combine_video(videos[k].second, job->vectors, video_first[k], server.prepare_limits().video.audio_weight);
+    if (!v.ok()) return fail(api_error(v.error()));
+    vectors[videos[k].first] = std::move(v->pooled);
+    if (parsed.video_segments) append_video_json(extras[videos[k].first], v.value(), false);
+  }
   ServerResponse r;
   if (api == Api::kWeaviate) {
     std::vector<Modality> modalities;
     for (const auto& item : parsed.items) modalities.push_back(item.modality);
-    r.body = vectorize_body(modalities, job->vectors);
+    r.body = vectorize_body(modalities, vectors);
     answer(std::move(r));
     return;
   }
   const bool binary = (api == Api::kOllama || api == Api::kAntfly) && request.header("accept").find("application/octet-stream") != std::string::npos;
   const ResponseEncoding encoding = binary ? ResponseEncoding::kBinary : parsed.base64 ? ResponseEncoding::kBase64 : ResponseEncoding::kJson;
   if (binary) r.content_type = "application/octet-stream";
-  r.body = embeddings_body(api, encoding, served->name, served->model->dim(), job->vectors, tokens);
+  r.body = embeddings_body(api, encoding, served->name, served->model->dim(), vectors, tokens, extras);
   answer(std::move(r));
 }
 
