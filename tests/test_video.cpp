@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "audio/decode_audio.h"
 #include "core/file.h"
@@ -319,6 +320,36 @@ TEST(Video, CorruptAndForeignFilesGetClearErrors) {
   auto m = read_file(mjpeg);
   ASSERT_TRUE(m.ok());
   expect_refused(m.value(), {}, ErrorKind::kUnsupported, "mjpeg");
+}
+
+TEST(Video, TheCliNamesTheFileAndWritesNothingOnFailure) {
+  const std::string model = " --model " + test::fixture("models/clipclap-tiny");
+  const auto dir = std::filesystem::temp_directory_path() / ("clipclap_video_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  test::remove_at_exit(dir);
+  const std::string out = (dir / "out.jsonl").string();
+  auto bad = test::run_clipclap("embed" + model + " --video " + test::fixture("images/odd_7x5.png") + " --output " + out, true);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("input 0 (--video): " + test::fixture("images/odd_7x5.png") + ": not an MP4"), std::string::npos) << bad.out;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  auto limit = test::run_clipclap("embed" + model + " --video " + media("h264_aac.mp4") + " --max-video-seconds 2", true);
+  EXPECT_EQ(limit.code, 1);
+  EXPECT_NE(limit.out.find("the limit is 2.0 s"), std::string::npos) << limit.out;
+  EXPECT_EQ(test::run_clipclap("embed" + model + " --video " + media("h264_aac.mp4") + " --video-fps 0", true).code, 2);
+  EXPECT_EQ(test::run_clipclap("embed" + model + " --video " + media("h264_aac.mp4") + " --video-audio-weight 1.5", true).code, 2);
+  // --video-frames: each frame's time and vector; the line's other fields always.
+  auto ok = test::run_clipclap("embed" + model + " --text rain --video " + media("h264_aac.mp4") + " --video-frames --video-fps 2", false);
+  ASSERT_EQ(ok.code, 0);
+  std::istringstream lines(ok.out);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  const auto video = nlohmann::json::parse(second);
+  EXPECT_EQ(video["modality"], "video");
+  EXPECT_EQ(video["index"], 1);
+  EXPECT_EQ(video["frames"].size(), 7u);  // 0, 0.5, ..., 3.0 s of a 3.5-s video
+  EXPECT_EQ(video["segments"].size(), 1u);
+  EXPECT_TRUE(video["notes"].empty());
 }
 
 }  // namespace

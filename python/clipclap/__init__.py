@@ -97,8 +97,9 @@ class Model:
 
     def embed_audio(self, items: Sequence[Any] | Any) -> np.ndarray:
         """Embeds audio: float32 [len(items), dim], in order. An item is a path, the bytes of an
-        encoded file (WAV, FLAC, OGG Vorbis/Opus, MP3), or (samples, sample_rate): samples a
-        1-D array, or 2-D (frames x channels, as soundfile gives) averaged to mono."""
+        encoded file (WAV, FLAC, OGG Vorbis/Opus, MP3, M4A/AAC, MP4, WebM, Matroska: a video's
+        soundtrack), or (samples, sample_rate): samples a 1-D array, or 2-D (frames x channels,
+        as soundfile gives) averaged to mono."""
         items = _as_list(items, tuple_is_item=True)
         encoded, waves = {}, {}
         for i, item in enumerate(items):

@@ -115,12 +115,16 @@ Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double f
   CC_CHECK(demuxer->select(StreamKind::kVideo, threads, limits.max_pixels));
   const AVStream* st = demuxer->stream();
   const int64_t declared = static_cast<int64_t>(st->codecpar->width) * st->codecpar->height;
-  // The decoder's reference pictures (H.264 keeps up to 16, 1.5 bytes a pixel in 4:2:0) plus
-  // those in flight on its threads, and the RGB frame and its rotated copy.
-  const int64_t pixels = std::max<int64_t>(declared, 1);
-  CC_TRY(MemoryBudget::Hold hold, MemoryBudget::take(limits.budget, static_cast<size_t>(pixels * (3 * (16 + threads) / 2 + 6)),
-                                                     "decoding " + std::to_string(st->codecpar->width) + "x" + std::to_string(st->codecpar->height) + " video"));
+  // What decoding holds: the decoder's reference pictures (1.5 bytes a pixel in 4:2:0; H.264's
+  // levels up to 5.2 bound them to 70 MB or 16 pictures, and at least 4 are counted), one more
+  // per thread and the one being output, then the RGB frame and its rotated copy.
   info.rotation = display_rotation(st);
+  const int64_t pixels = std::max<int64_t>(declared, 1);
+  const int64_t picture = pixels * 3 / 2 + 1;
+  const int64_t references = std::clamp<int64_t>((70'778'880 + picture - 1) / picture, 4, 16);
+  const int64_t holds = picture * (references + threads + 1) + pixels * 3 * (info.rotation ? 2 : 1);
+  CC_TRY(MemoryBudget::Hold hold, MemoryBudget::take(limits.budget, static_cast<size_t>(holds),
+                                                     "decoding " + std::to_string(st->codecpar->width) + "x" + std::to_string(st->codecpar->height) + " video"));
 
   const double rate = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ? av_q2d(st->avg_frame_rate) : 30;
   SkipPolicy skip{fps, std::max(3 / rate, 0.1)};
