@@ -81,6 +81,27 @@ std::optional<ApiError> read_url(const json& url_field, Modality expected, const
   return bad_request(param + ": the URL must be a data: URI or http(s)", param);
 }
 
+// {"type": "input_audio", "input_audio": {"data": <base64>, "format": ...}} and input_video,
+// its twin. The format, if given, must be one of `formats`; the decoders sniff the bytes anyway.
+std::optional<ApiError> read_inline_media(const json& part, const std::string& field, std::initializer_list<const char*> formats,
+                                          Modality modality, const std::string& param, MemoryBudget::Hold* memory, InputItem* item) {
+  const json& m = part.contains(field) ? part[field] : json();
+  if (!m.is_object() || !m.contains("data") || !m["data"].is_string())
+    return bad_request(param + "." + field + " must be {\"data\": <base64>, \"format\": ...}", param);
+  const json& f = m.contains("format") ? m["format"] : json("");
+  if (!f.is_string()) return bad_request(param + "." + field + ".format must be a string", param);
+  const std::string format = f.get<std::string>();
+  std::string allowed;
+  bool known = format.empty();
+  for (const char* name : formats) {
+    known = known || format == name;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!known) return bad_request(param + "." + field + ".format '" + echo(format) + "' is not one of " + allowed, param);
+  item->modality = modality;
+  return decode_base64_field(m["data"].get<std::string>(), param + "." + field + ".data", memory, &item->bytes);
+}
+
 // A text is held until it is tokenized: counted like media.
 std::optional<ApiError> count_text(const std::string& text, const std::string& param, MemoryBudget::Hold* memory) {
   if (memory)
@@ -122,31 +143,11 @@ std::optional<ApiError> read_part(const json& part, const std::string& param, co
     if (!part.contains("video_url")) return bad_request(param + ".video_url is missing", param);
     return read_url(part["video_url"], Modality::kVideo, param + ".video_url", limits, memory, item);
   }
-  if (type == "input_video") {  // the shape of input_audio; the container is sniffed from the bytes
-    const json& v = part.contains("input_video") ? part["input_video"] : json();
-    if (!v.is_object() || !v.contains("data") || !v["data"].is_string())
-      return bad_request(param + ".input_video must be {\"data\": <base64>, \"format\": ...}", param);
-    const json& f = v.contains("format") ? v["format"] : json("");
-    if (!f.is_string()) return bad_request(param + ".input_video.format must be a string", param);
-    const std::string format = f.get<std::string>();
-    if (!format.empty() && format != "mp4" && format != "mov" && format != "webm" && format != "mkv")
-      return bad_request(param + ".input_video.format '" + echo(format) + "' is not one of mp4, mov, webm, mkv", param);
-    item->modality = Modality::kVideo;
-    return decode_base64_field(v["data"].get<std::string>(), param + ".input_video.data", memory, &item->bytes);
-  }
-  if (type == "input_audio") {
-    const json& a = part.contains("input_audio") ? part["input_audio"] : json();
-    if (!a.is_object() || !a.contains("data") || !a["data"].is_string())
-      return bad_request(param + ".input_audio must be {\"data\": <base64>, \"format\": ...}", param);
-    const json& f = a.contains("format") ? a["format"] : json("");
-    if (!f.is_string()) return bad_request(param + ".input_audio.format must be a string", param);
-    const std::string format = f.get<std::string>();
-    if (!format.empty() && format != "wav" && format != "mp3" && format != "flac" && format != "ogg" && format != "opus" &&
-        format != "m4a" && format != "aac" && format != "mp4" && format != "webm" && format != "mkv")
-      return bad_request(param + ".input_audio.format '" + echo(format) + "' is not one of wav, mp3, flac, ogg, opus, m4a, aac, mp4, webm, mkv", param);
-    item->modality = Modality::kAudio;
-    return decode_base64_field(a["data"].get<std::string>(), param + ".input_audio.data", memory, &item->bytes);
-  }
+  if (type == "input_video")
+    return read_inline_media(part, "input_video", {"mp4", "mov", "webm", "mkv"}, Modality::kVideo, param, memory, item);
+  if (type == "input_audio")
+    return read_inline_media(part, "input_audio", {"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac", "mp4", "webm", "mkv"}, Modality::kAudio,
+                             param, memory, item);
   if (type == "media") {
     if (!part.contains("data") || !part["data"].is_string() || !part.contains("mime_type") || !part["mime_type"].is_string())
       return bad_request(param + " (media) needs \"data\" (base64) and \"mime_type\"", param);
