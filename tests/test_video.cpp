@@ -111,12 +111,17 @@ TEST(FfmpegAudio, ClipsInContainersEmbedLikeTheirSamples) {
 TEST(Video, SampledFramesEqualTheFfmpegCliPngs) {
   auto model = bundle();
   ASSERT_TRUE(model);
-  for (const char* name : {"h264_aac.mp4", "vp9_opus.webm", "silent.mp4", "rotated.mp4"}) {
+  // Each fixture's frame rate: the frame shown at t is the last one at or before it.
+  for (auto [name, rate] : {std::pair{"h264_aac.mp4", 12.0}, {"vp9_opus.webm", 10.0}, {"silent.mp4", 8.0}, {"rotated.mp4", 10.0}}) {
     for (double fps : {1.0, 3.0}) {
       auto bytes = media_bytes(name);
       std::vector<double> times;
       std::vector<Image> frames;
-      auto info = sample_video_frames(bytes.data(), bytes.size(), fps, 2, {}, [&](double, double frame_time, const Image& rgb) {
+      auto info = sample_video_frames(bytes.data(), bytes.size(), fps, 2, {}, [&](double time, double frame_time, const Image& rgb) {
+        if (time > 0) {  // (at 0 the first frame, whenever it starts)
+          EXPECT_LE(frame_time, time + 1e-6) << name;
+          EXPECT_GT(frame_time, time - 1 / rate - 1e-6) << name << " at " << time << ": a later frame was skipped";
+        }
         times.push_back(frame_time);
         frames.push_back(rgb);
         return Status(Ok{});
@@ -280,7 +285,8 @@ TEST(Video, LimitsRefuseWithTheirReason) {
   o.limits.max_pixels = 96 * 64 - 1;
   expect_refused(bytes, o, ErrorKind::kTooLarge, "96x64");
   o = {};
-  o.limits.max_decoded_bytes = 96 * 64 * 3 / 2 * 10;  // ten pictures
+  o.fps = 3;  // 41 pictures decoded (at 1 per second, only 10: the rest is sought past or skipped)
+  o.limits.max_decoded_bytes = 96 * 64 * 3 / 2 * 20;
   expect_refused(bytes, o, ErrorKind::kTooLarge, "MiB of pictures");
   MemoryBudget budget(100'000);
   o = {};

@@ -1,6 +1,7 @@
 #include "audio/ffmpeg_demux.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -203,13 +204,14 @@ Result<bool> Demuxer::next_frame(AVFrame* frame) {
 }
 
 double Demuxer::keyframe_before(double seconds) const {
-  const int64_t ts = static_cast<int64_t>((seconds + start_seconds()) / av_q2d(stream_->time_base));
+  // A microsecond of slack: a keyframe exactly at `seconds` must not be lost to rounding.
+  const int64_t ts = static_cast<int64_t>(std::floor((seconds + start_seconds() + 1e-6) / av_q2d(stream_->time_base)));
   const AVIndexEntry* e = avformat_index_get_entry_from_timestamp(stream_, ts, AVSEEK_FLAG_BACKWARD);
   return e ? seconds_of(e->timestamp, stream_->time_base) - start_seconds() : -1;
 }
 
 Status Demuxer::seek(double seconds) {
-  const int64_t ts = static_cast<int64_t>((seconds + start_seconds()) / av_q2d(stream_->time_base));
+  const int64_t ts = static_cast<int64_t>(std::floor((seconds + start_seconds() + 1e-6) / av_q2d(stream_->time_base)));
   if (int rc = av_seek_frame(format_, stream_->index, ts, AVSEEK_FLAG_BACKWARD); rc < 0)
     return error("cannot seek in the video: " + av_error_text(rc));
   avcodec_flush_buffers(decoder_);

@@ -63,8 +63,8 @@ class Demuxer {
   // The keyframe at or before `seconds` in the container's index (-1: none known). Index times
   // are decoding times (which precede display times when frames are reordered).
   double keyframe_before(double seconds) const;
-  // Seeks the selected stream to the keyframe at or before `seconds` (a time keyframe_before
-  // gave lands on that keyframe) and flushes the decoder.
+  // Seeks the selected stream to the keyframe shown at or before `seconds` (a display time,
+  // as the ffmpeg CLI's -ss) and flushes the decoder.
   Status seek(double seconds);
   // Before each packet is decoded, `filter` gets its time in seconds (on the file's timeline)
   // and returns the decoder's skip_frame for it (an AVDiscard): frames nobody will look at

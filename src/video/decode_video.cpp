@@ -149,8 +149,8 @@ Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double f
     return sink(time, frame_time, upright);
   };
 
-  const double reorder = (st->codecpar->video_delay + 1) / rate;
-  double sought = -1;  // the last keyframe sought
+  const double reorder = st->codecpar->video_delay / rate;
+  double sought = -1;  // the last sample time sought
   AvFramePtr frame = make_av_frame(), held = make_av_frame();
   double held_time = 0, held_end = 0;
   bool holding = false;
@@ -185,13 +185,14 @@ Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double f
     held_time = t;
     held_end = t + (held->pkt_duration > 0 ? held->pkt_duration * av_q2d(base) : 1 / rate);
     // The next sample lies past a keyframe ahead of what is decoding: go there. The index
-    // gives decoding times, which run ahead of display times by up to the codec's reordering
-    // delay, so the keyframe looked for is one that delay earlier. Seeks only ever go forward.
+    // gives decoding times (MP4's), which a keyframe's display time follows by the codec's
+    // reordering delay, so the keyframe looked for is one shown by the sample time; the seek
+    // itself, like the ffmpeg CLI's, lands on the keyframe shown by that time. Each sample
+    // time is sought at most once.
     const double sample = static_cast<double>(next) / fps;
-    const double key = demuxer->keyframe_before(sample - reorder);
-    if (key > held_end + 1e-6 && key > sought) {
-      CC_CHECK(demuxer->seek(key));
-      sought = key;
+    if (sample > sought && demuxer->keyframe_before(sample - reorder) > held_end + 1e-6) {
+      CC_CHECK(demuxer->seek(sample));
+      sought = sample;
     }
   }
   // The last frame is shown until it ends.
