@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "audio/decode_audio.h"
@@ -356,6 +357,37 @@ TEST(Video, TheCliNamesTheFileAndWritesNothingOnFailure) {
   EXPECT_EQ(video["frames"].size(), 7u);  // 0, 0.5, ..., 3.0 s of a 3.5-s video
   EXPECT_EQ(video["segments"].size(), 1u);
   EXPECT_TRUE(video["notes"].empty());
+}
+
+TEST(Video, ManifestRowsSniffVideosAndEmbedTheirPooledVector) {
+  const auto dir = std::filesystem::temp_directory_path() / ("clipclap_video_manifest_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  test::remove_at_exit(dir);
+  const std::string manifest = (dir / "m.jsonl").string(), out = (dir / "out.jsonl").string();
+  {
+    std::ofstream m(manifest);
+    m << nlohmann::json{{"path", media("h264_aac.mp4")}}.dump() << "\n"                         // sniffed: a video
+      << nlohmann::json{{"path", media("audio_only.m4a")}}.dump() << "\n"                       // sniffed: audio in an MP4
+      << nlohmann::json{{"path", media("silent.mp4")}, {"modality", "video"}}.dump() << "\n"
+      << nlohmann::json{{"path", media("vp9_opus.webm")}, {"modality", "audio"}}.dump() << "\n";  // its soundtrack, as asked
+  }
+  const std::string model = test::fixture("models/clipclap-tiny");
+  auto run = test::run_clipclap("embed --model " + model + " --manifest " + manifest + " --output " + out, true);
+  ASSERT_EQ(run.code, 0) << run.out;
+  auto want = test::run_clipclap("embed --model " + model + " --video " + media("h264_aac.mp4") + " --audio " + media("audio_only.m4a") +
+                                     " --video " + media("silent.mp4") + " --audio " + media("vp9_opus.webm"),
+                                 false);
+  ASSERT_EQ(want.code, 0);
+  std::ifstream got_lines(out);
+  std::istringstream want_lines(want.out);
+  std::string got, expected;
+  for (const char* modality : {"video", "audio", "video", "audio"}) {
+    ASSERT_TRUE(std::getline(got_lines, got) && std::getline(want_lines, expected));
+    const auto g = nlohmann::json::parse(got), w = nlohmann::json::parse(expected);
+    EXPECT_EQ(g["modality"], modality) << got.substr(0, 200);
+    EXPECT_TRUE(g["error"].is_null()) << got.substr(0, 300);
+    EXPECT_LE(test::max_abs_diff(g["embedding"].get<std::vector<float>>().data(), w["embedding"].get<std::vector<float>>()), 1e-6);
+  }
 }
 
 }  // namespace

@@ -21,8 +21,8 @@ from . import Model
 
 class ClipclapEmbedder:
     """A Ray Data callable class: batches with a "path" column (and optionally "bytes", the
-    file's contents, as read_binary_files gives, and "modality": "image", "audio" or "" to
-    sniff) become batches with "path", "modality", "embedding" (float32 rows, or None on
+    file's contents, as read_binary_files gives, and "modality": "image", "audio", "video" or
+    "" to sniff) become batches with "path", "modality", "embedding" (float32 rows, or None on
     error) and "error" (None when embedded)."""
 
     def __init__(self, model: str, threads: int = 1, **model_kwargs: Any):

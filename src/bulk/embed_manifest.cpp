@@ -121,7 +121,8 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
                                        const PrepareOptions& prepare, int batch) {
   std::vector<FileEmbedding> out(n);
   std::vector<PreparedInput> inputs;
-  std::vector<size_t> slot;  // inputs[k] is file slot[k]
+  std::vector<size_t> slot;  // inputs[k] is file slot[k] (SIZE_MAX: part of a video)
+  std::vector<std::pair<size_t, PreparedVideo>> videos;  // file, video
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < n; ++i) {
     auto bytes = read(i);
@@ -129,14 +130,24 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
       out[i].error = bytes.error().message;
       continue;
     }
-    const bool image = modalities[i].empty() ? sniff_image_format(bytes->data(), bytes->size()) != ImageFormat::kUnknown
-                                             : modalities[i] == "image";
-    out[i].modality = image ? "image" : "audio";
-    if (!(image ? caps.image : caps.audio)) {
-      out[i].error = names[i] + ": " + out[i].modality + ", which this model (" + model_kind_name(model.info().kind) + ") does not embed";
+    std::string modality = modalities[i];
+    if (modality.empty())
+      modality = sniff_image_format(bytes->data(), bytes->size()) != ImageFormat::kUnknown ? "image"
+                 : has_video_stream(bytes->data(), bytes->size())                        ? "video"
+                                                                                           : "audio";
+    out[i].modality = modality;
+    const bool embeds = modality == "image" ? caps.image : modality == "audio" ? caps.audio : caps.image || caps.audio;
+    if (!embeds) {
+      out[i].error = names[i] + ": " + modality + ", which this model (" + model_kind_name(model.info().kind) + ") does not embed";
       continue;
     }
-    auto in = prepare_encoded(model, image ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
+    if (modality == "video") {
+      auto video = prepare_video(model, bytes->data(), bytes->size(), prepare);
+      if (video.ok()) videos.emplace_back(i, std::move(video).value());
+      else out[i].error = video.error().context(names[i]).message;
+      continue;
+    }
+    auto in = prepare_encoded(model, modality == "image" ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
     if (!in.ok()) {
       out[i].error = in.error().context(names[i]).message;
       continue;
@@ -144,10 +155,21 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
     inputs.push_back(std::move(in).value());
     slot.push_back(i);
   }
+  std::vector<size_t> video_first;
+  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, inputs));
+  slot.resize(inputs.size(), SIZE_MAX);
   auto vectors = embed_prepared(model, inputs, batch);
   for (size_t k = 0; k < slot.size(); ++k) {
+    if (slot[k] == SIZE_MAX) continue;
     if (vectors.ok()) out[slot[k]].vector = std::move((*vectors)[k]);
     else out[slot[k]].error = vectors.error().context(names[slot[k]]).message;
+  }
+  for (size_t k = 0; k < videos.size(); ++k) {
+    const size_t i = videos[k].first;
+    auto v = vectors.ok() ? combine_video(videos[k].second, vectors.value(), video_first[k], prepare.video.audio_weight)
+                          : Result<VideoEmbedding>(vectors.error());
+    if (v.ok()) out[i].vector = std::move(v->pooled);
+    else out[i].error = v.error().context(names[i]).message;
   }
   return out;
 }

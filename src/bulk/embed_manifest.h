@@ -15,6 +15,7 @@
 #include <string>
 
 #include "model/batch_embed.h"
+#include "model/video_embed.h"
 
 namespace cc {
 
@@ -25,15 +26,16 @@ struct ManifestJob {
   PrepareOptions prepare;
 };
 
-// One file's outcome: its modality ("image", "audio", or "" when it could not be read), its
-// vector, or its error (the vector then empty).
+// One file's outcome: its modality ("image", "audio", "video", or "" when it could not be
+// read), its vector (a video's pooled one), or its error (the vector then empty).
 struct FileEmbedding {
   std::string modality, error;
   std::vector<float> vector;
 };
 
 // Embeds files whose bytes `read(i)` gives, named `names[i]` in errors, as `modalities[i]`
-// ("image", "audio", or "" to sniff). A failure is that file's error, never the batch's.
+// ("image", "audio", "video", or "" to sniff: an image format is an image, a container with a
+// video stream a video, anything else audio). A failure is that file's error, never the batch's.
 // The manifest job and the Python package's Ray actors embed through this.
 std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const std::function<Result<std::vector<uint8_t>>(size_t)>& read,
                                        const std::vector<std::string>& names, const std::vector<std::string>& modalities,

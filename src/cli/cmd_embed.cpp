@@ -43,7 +43,7 @@ const std::vector<Flag> kEmbedFlags = {
     {"max-pixels", "N", "refuse images with more pixels than this", "89478485"},
     precision_flag(),
     {"output", "PATH", "write the JSON lines to PATH (atomically) instead of stdout; with --manifest, .jsonl or .npy"},
-    {"manifest", "FILE", "embed every file a manifest names (.jsonl {\"path\", \"modality\"?} or .csv with a path column; paths relative to it) into --output, resumably: rows {\"path\", \"modality\", \"embedding\", \"error\"}; a rerun goes on where a killed run stopped"},
+    {"manifest", "FILE", "embed every file a manifest names (.jsonl {\"path\", \"modality\"?: image, audio or video, else sniffed} or .csv with a path column; paths relative to it) into --output, resumably: rows {\"path\", \"modality\", \"embedding\", \"error\"}; a rerun goes on where a killed run stopped"},
     {"shard", "I/N", "with --manifest: only rows I, I+N, I+2N, ... (one of N parallel jobs)", "0/1"},
     {"help", "", "show this text"},
 };

@@ -240,8 +240,8 @@ Result<std::vector<ManifestRow>> read_manifest(const std::string& path) try {
   auto add = [&](size_t i, const std::string& file, const std::string& modality) -> Status {
     const std::string where = path + ":" + std::to_string(i + 1);
     if (file.empty()) return error(where + ": empty path");
-    if (!modality.empty() && modality != "image" && modality != "audio")
-      return error(where + ": modality '" + modality + "' (expected image or audio, or none to sniff the file)");
+    if (!modality.empty() && modality != "image" && modality != "audio" && modality != "video")
+      return error(where + ": modality '" + modality + "' (expected image, audio or video, or none to sniff the file)");
     rows.push_back({file, file[0] == '/' ? file : join_path(dir_of(path), file), modality, static_cast<int>(i + 1)});
     return Ok{};
   };

@@ -42,7 +42,7 @@ Result<std::vector<CaptionedMedia>> read_pairs(const std::string& path);
 struct ManifestRow {
   std::string path;      // as written in the manifest
   std::string file;      // where it is: `path`, relative to the manifest's directory
-  std::string modality;  // "image", "audio", or "" (sniffed from the bytes)
+  std::string modality;  // "image", "audio", "video", or "" (sniffed from the bytes)
   int line = 0;
 };
 Result<std::vector<ManifestRow>> read_manifest(const std::string& path);

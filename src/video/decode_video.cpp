@@ -95,6 +95,12 @@ struct SkipPolicy {
 
 }  // namespace
 
+bool has_video_stream(const uint8_t* data, size_t size) {
+  if (!ffmpeg_container_name(data, size)) return false;
+  auto demuxer = Demuxer::open(data, size);
+  return demuxer.ok() && demuxer.value()->has(StreamKind::kVideo);
+}
+
 Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double fps, int threads, const VideoLimits& limits,
                                       const FrameSink& sink) {
   if (!(fps > 0)) return error("the frame rate to sample at must be positive");

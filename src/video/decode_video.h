@@ -53,6 +53,10 @@ struct VideoInfo {
 // start of the file), and its upright RGB pixels.
 using FrameSink = std::function<Status(double time, double frame_time, const Image& rgb)>;
 
+// Whether the bytes are a container FFmpeg opens here with a video stream in it (a video, not
+// an audio file in the same container: an M4A, a WebM of Opus).
+bool has_video_stream(const uint8_t* data, size_t size);
+
 // Reads what the file holds (streams, duration) and hands each sampled frame to `sink` (none:
 // only the streams are read). `threads`: the video decoder's.
 Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double fps, int threads, const VideoLimits& limits,
