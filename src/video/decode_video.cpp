@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -156,6 +157,9 @@ Result<VideoInfo> sample_video_frames(const uint8_t* data, size_t size, double f
   };
 
   const double reorder = st->codecpar->video_delay / rate;
+  // Matroska reads its index (Cues) on the first seek only: seek to the start, so that the
+  // keyframes ahead are known from there on. (A file without an index simply is not sought in.)
+  if (std::strcmp(ffmpeg_container_name(data, size), "Matroska") == 0) (void)demuxer->seek(0);
   double sought = -1;  // the last sample time sought
   AvFramePtr frame = make_av_frame(), held = make_av_frame();
   double held_time = 0, held_end = 0;
