@@ -113,7 +113,9 @@ TEST(Video, SampledFramesEqualTheFfmpegCliPngs) {
   auto model = bundle();
   ASSERT_TRUE(model);
   // Each fixture's frame rate: the frame shown at t is the last one at or before it.
-  for (auto [name, rate] : {std::pair{"h264_aac.mp4", 12.0}, {"vp9_opus.webm", 10.0}, {"silent.mp4", 8.0}, {"rotated.mp4", 10.0}}) {
+  for (const auto& fixture : {std::pair{"h264_aac.mp4", 12.0}, {"vp9_opus.webm", 10.0}, {"silent.mp4", 8.0}, {"rotated.mp4", 10.0}}) {
+    const char* name = fixture.first;  // not a structured binding: clang 14 cannot capture those
+    const double rate = fixture.second;
     for (double fps : {1.0, 3.0}) {
       auto bytes = media_bytes(name);
       std::vector<double> times;
