@@ -266,7 +266,7 @@ TEST_F(Served, EveryBadRequestGetsItsStatus) {
   expect_error(post(port(), "/api/embed", bundle(json::array())), 400, "input is empty");
   expect_error(post(port(), "/api/embed", bundle("")), 400, "empty string");
   expect_error(post(port(), "/api/embed", json{{"model", "clipclap-tiny"}}.dump()), 400, "input is required");
-  expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "video/mp4")})), 400, "input[0]: undecodable video: not an MP4");
+  expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "video/mp4")})), 400, "undecodable video: not an MP4");
   expect_error(post(port(), "/api/embed", bundle({media_part("images/photo_420.jpg", "model/gltf")})), 400, "unsupported content type 'model/gltf'");
   expect_error(post(port(), "/api/embed", bundle({{{"type", "video_url"}}})), 400, "video_url is missing");
   expect_error(post(port(), "/api/embed", bundle({{{"type", "hologram_url"}}})), 400, "unknown content part type");
