@@ -32,6 +32,9 @@ struct LayerNorm;
 // reads the output of, if any (int8 uses it, see GemmWeights::reduce).
 Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias,
                            const LayerNorm* input_norm = nullptr);
+// A convolution whose stride is its kernel, as the linear layer of im2col: the weight
+// [out, C, kh, kw] (`stored`) read as [out, in = C·kh·kw], no bias; in the model's precision.
+Result<Linear> load_patch_linear(SafeTensors& w, const std::string& name, const std::vector<int64_t>& stored);
 // The same, always fp32 (packed too, where fp32 is): for the final projections, which int8 and bf16 leave alone (they cost
 // ~0.1 % of a tower's time and their errors go straight into the vector; README "Precision").
 Result<Linear> load_fp32_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias);
@@ -48,6 +51,18 @@ std::vector<float> plain_weight(const Linear& l);
 // Whether this machine's oneDNN prefers kPackedLayout (it does not, e.g., without AVX-512),
 // or CLIPCLAP_PACKED=always asks for packed weights regardless.
 bool gemm_prefers_packed_layout();
+
+// The same for bf16 and int8 weights: oneDNN's blocked layouts BA16a64b2a (pairs of inputs
+// interleaved, as vdpbf16ps reads them) and BA16a64b4a (groups of four, as vpdpbusd reads them),
+// in blocks of 32 (bf16) or 64 (int8) inputs × 64 outputs. Where oneDNN chooses them
+// (AVX-512 BF16 / VNNI), its matmul reads them 1.3-1.8× faster than [out, in] at M = 12-50
+// (README "Precision"); elsewhere the reduced weights stay [out, in].
+const char* reduced_layout(Precision p);  // "BA16a64b2a", "BA16a64b4a"
+bool gemm_prefers_reduced_layout(Precision p);
+// {⌈out/64⌉, ⌈in/(16·g)⌉, 16, 64·g} with g = 2 (bf16) or 4 (int8)
+std::vector<int64_t> reduced_packed_shape(Precision p, int in, int out);
+// W [out, in] (bf16 bits or s8) in reduced_layout(p), zero-padded to reduced_packed_shape.
+std::vector<uint8_t> pack_reduced_weight(Precision p, const void* weight, int in, int out);
 
 // y[rows, out] = x[rows, in] · Wᵀ + b
 void linear(const Linear& layer, const float* x, int64_t rows, float* y);

@@ -57,6 +57,15 @@ std::vector<float> smoothing(const LayerNorm& norm, const float* w, int in, int 
 
 }  // namespace
 
+const char* gemm_weights_layout(Precision p) {
+  if (p == Precision::kFp32) return kPackedLayout;
+  const bool native = p == Precision::kInt8 || bf16_gemm_native();  // emulated bf16 runs an fp32 GEMM on [out, in]
+  return native && gemm_prefers_reduced_layout(p) ? reduced_layout(p) : "out,in";
+}
+
+GemmWeights::GemmWeights(Precision precision)
+    : precision_(precision), blocked_(precision != Precision::kFp32 && std::string(gemm_weights_layout(precision)) != "out,in") {}
+
 template <class T>
 const T* GemmWeights::keep(const std::string& name, std::vector<int64_t> shape, std::vector<T> data,
                                    const char* dtype) {
@@ -67,15 +76,17 @@ const T* GemmWeights::keep(const std::string& name, std::vector<int64_t> shape, 
 }
 
 Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
-                                                  const LayerNorm* input_norm) {
+                                                  const LayerNorm* input_norm, const std::vector<int64_t>& stored, bool fp32) {
   ReducedLinear r;
-  CC_CHECK(checkpoint.check(name, {out, in}));  // reads nothing: a mapped layer's weight is not even converted
-  CC_TRY(bool found, from_file(name, in, out, r));
+  const std::vector<int64_t> shape = stored.empty() ? std::vector<int64_t>{out, in} : stored;
+  CC_CHECK(checkpoint.check(name, shape));  // reads nothing: a mapped layer's weight is not even converted
+  const Precision precision = fp32 ? Precision::kFp32 : precision_;
+  CC_TRY(bool found, from_file(name, in, out, precision, r));
   if (found) return r;
-  CC_TRY(Tensor weight, checkpoint.get(name, {out, in}));
+  CC_TRY(Tensor weight, checkpoint.get(name, shape));
   const float* w = weight.data;
   const size_t n_in = static_cast<size_t>(in);
-  if (precision_ == Precision::kFp32) {
+  if (precision == Precision::kFp32) {
     r.packed = keep(name, packed_shape(in, out), pack_weight(w, in, out), "F32");
     return r;
   }
@@ -83,7 +94,15 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
     if (bf16_gemm_native()) {
       std::vector<uint16_t> bits(n_in * out);
       for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bfloat16(w[i]);
-      r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
+      if (blocked_) {
+        std::vector<uint8_t> packed = pack_reduced_weight(precision_, bits.data(), in, out);
+        std::vector<uint16_t> packed_bits(packed.size() / 2);
+        std::memcpy(packed_bits.data(), packed.data(), packed.size());
+        r.bf16 = keep(name, reduced_packed_shape(precision_, in, out), std::move(packed_bits), "BF16");
+        r.blocked = true;
+      } else {
+        r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
+      }
     } else {  // only the rounded values are kept; a pack file gets their bits when it is written
       std::vector<uint8_t>& bytes = owned_.emplace_back(n_in * out * 4);
       float* values = reinterpret_cast<float*>(bytes.data());
@@ -117,11 +136,17 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
   r.scale = keep(name + ".scale", {out}, std::move(scale), "F32");
   r.column_sum = keep(name + ".sum", {out}, std::move(sum), "I32");
   if (!smooth.empty()) r.smooth = keep(name + ".smooth", {in}, std::move(smooth), "F32");
-  r.q8 = keep(name, {out, in}, std::move(q), "I8");
+  if (blocked_) {
+    std::vector<uint8_t> packed = pack_reduced_weight(precision_, q.data(), in, out);
+    r.q8 = reinterpret_cast<const int8_t*>(keep(name, reduced_packed_shape(precision_, in, out), std::move(packed), "I8"));
+    r.blocked = true;
+  } else {
+    r.q8 = keep(name, {out, in}, std::move(q), "I8");
+  }
   return r;
 }
 
-Result<bool> GemmWeights::from_file(const std::string& name, int in, int out, ReducedLinear& r) const {
+Result<bool> GemmWeights::from_file(const std::string& name, int in, int out, Precision precision, ReducedLinear& r) const {
   if (!file_ || !file_->contains(name)) return false;
   auto get = [&](const std::string& n, const char* dtype, std::vector<int64_t> shape, bool required) -> Result<const void*> {
     if (!file_->contains(n)) {
@@ -136,13 +161,15 @@ Result<bool> GemmWeights::from_file(const std::string& name, int in, int out, Re
       return error(file_->path() + ": '" + n + "' is not aligned");
     return raw.data;
   };
-  if (precision_ == Precision::kFp32) {
+  if (precision == Precision::kFp32) {
     CC_TRY(const void* packed, get(name, "F32", packed_shape(in, out), true));
     r.packed = static_cast<const float*>(packed);
     return true;
   }
+  const std::vector<int64_t> shape = blocked_ ? reduced_packed_shape(precision_, in, out) : std::vector<int64_t>{out, in};
+  r.blocked = blocked_;
   if (precision_ == Precision::kBf16) {
-    CC_TRY(const void* bits, get(name, "BF16", {out, in}, true));
+    CC_TRY(const void* bits, get(name, "BF16", shape, true));
     r.bf16 = static_cast<const uint16_t*>(bits);
     if (!bf16_gemm_native()) {
       auto* self = const_cast<GemmWeights*>(this);
@@ -153,7 +180,7 @@ Result<bool> GemmWeights::from_file(const std::string& name, int in, int out, Re
     }
     return true;
   }
-  CC_TRY(const void* q, get(name, "I8", {out, in}, true));
+  CC_TRY(const void* q, get(name, "I8", shape, true));
   CC_TRY(const void* scale, get(name + ".scale", "F32", {out}, true));
   CC_TRY(const void* sum, get(name + ".sum", "I32", {out}, true));
   CC_TRY(const void* smooth, get(name + ".smooth", "F32", {in}, false));

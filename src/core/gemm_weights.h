@@ -42,6 +42,7 @@ struct ReducedLinear {
   // GEMM, as the same values in fp32 for an fp32 GEMM (the products are the same).
   const uint16_t* bf16 = nullptr;
   const float* bf16_as_fp32 = nullptr;
+  bool blocked = false;  // q8 / bf16 are in reduced_layout (core/gemm.h) rather than [out, in]
 };
 
 // float -> bfloat16, rounding to nearest even (as torch's .to(torch.bfloat16)).
@@ -51,7 +52,7 @@ uint16_t float_to_bfloat16(float f);
 // SafeTensors (set_gemm_weights); the towers' Linear structs point into it.
 class GemmWeights {
  public:
-  explicit GemmWeights(Precision precision) : precision_(precision) {}
+  explicit GemmWeights(Precision precision);
   // A file `clipclap pack` wrote: its tensors are used in place of making them.
   static Result<std::shared_ptr<GemmWeights>> map(const std::string& path, const std::vector<std::string>& prefixes,
                                                   Precision precision);
@@ -61,8 +62,10 @@ class GemmWeights {
   // when it has it, else made now. `input_norm`, the layer norm whose output the layer reads, if any,
   // lets int8 shift scale from outlier activation channels into the weights (SmoothQuant,
   // with |γ| + |β| standing for each channel's range, so no calibration data is needed).
+  // `stored`: the tensor's shape in the checkpoint when it is not [out, in] (a convolution's
+  // [out, C, kh, kw], read as [out, C·kh·kw]). `fp32`: this layer stays exact (packed only).
   Result<ReducedLinear> reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
-                               const LayerNorm* input_norm);
+                               const LayerNorm* input_norm, const std::vector<int64_t>& stored = {}, bool fp32 = false);
 
   // Everything made or mapped so far, to write as a pack file.
   const std::vector<TensorView>& tensors() const;
@@ -73,9 +76,10 @@ class GemmWeights {
  private:
   template <class T>
   const T* keep(const std::string& name, std::vector<int64_t> shape, std::vector<T> data, const char* dtype);
-  Result<bool> from_file(const std::string& name, int in, int out, ReducedLinear& r) const;
+  Result<bool> from_file(const std::string& name, int in, int out, Precision precision, ReducedLinear& r) const;
 
   Precision precision_;
+  bool blocked_;  // the bf16 / int8 weights are in reduced_layout (gemm_weights_layout)
   std::unique_ptr<SafeTensors> file_;
   mutable std::deque<std::vector<uint8_t>> owned_;  // deque: element addresses stay stable
   mutable std::vector<TensorView> views_;
@@ -86,6 +90,11 @@ class GemmWeights {
   };
   mutable std::vector<Expanded> expanded_;
 };
+
+// How this machine's GEMM weights of a precision are laid out, as a pack file records it:
+// kPackedLayout for fp32; for bf16 and int8 reduced_layout(p) (core/gemm.h) where the GEMM
+// prefers it, else "out,in".
+const char* gemm_weights_layout(Precision p);
 
 // Whether this CPU's int8 GEMM adds u8·s8 pairs without saturating (VNNI does; AVX2's
 // vpmaddubsw saturates at 16 bits): activations then use 8 bits, otherwise 7.

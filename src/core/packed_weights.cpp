@@ -70,7 +70,7 @@ Status write_gemm_weights(const std::string& weights_path, Precision precision, 
   auto width = [](const TensorView& t) { return t.dtype == "I8" ? 1 : t.dtype == "BF16" ? 2 : 4; };
   std::stable_sort(ordered.begin(), ordered.end(), [&](const TensorView& a, const TensorView& b) { return width(a) > width(b); });
   return write_safetensors(path, ordered, {{"format", kFormat}, {"precision", precision_name(precision)}, {"source", stamp},
-                                           {"layout", "out,in"}});
+                                           {"layout", gemm_weights_layout(precision)}});
 }
 
 Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes, const WeightOptions& options) {
@@ -88,6 +88,11 @@ Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string
   if (!mapped.ok()) return error(mapped.error().message + fix);
   const auto& meta = (*mapped)->metadata();
   auto field = [&](const char* key) { auto it = meta.find(key); return it == meta.end() ? std::string() : it->second; };
+  if (field("format") == kFormat && field("precision") == precision_name(precision) && field("layout") != gemm_weights_layout(precision)) {
+    // written on a machine whose GEMM reads another layout: the weights are made anew here
+    weights.set_gemm_weights(std::make_shared<GemmWeights>(precision));
+    return Ok{};
+  }
   if (field("format") != kFormat || (fp32 ? field("layout") != kPackedLayout : field("precision") != precision_name(precision)))
     return error(path + ": not " + (fp32 ? std::string("packed weights in layout ") + kPackedLayout : std::string(precision_name(precision)) + " packed weights") + fix);
   if (field("source") != file_stamp(weights.path()))

@@ -34,8 +34,7 @@ Result<ClipVisionTower> ClipVisionTower::load(SafeTensors& w, const ClipVisionCo
   t.c_ = c;
   const int d = c.encoder.hidden, p = c.patch_size;
   const std::string e = "vision_model.embeddings.";
-  CC_TRY(Tensor conv, w.get(e + "patch_embedding.weight", {d, c.channels, p, p}));
-  t.patch_embedding_ = Linear{conv.data, nullptr, c.channels * p * p, d};  // [D, C*P*P], no bias
+  CC_TRY(t.patch_embedding_, load_patch_linear(w, e + "patch_embedding.weight", {d, c.channels, p, p}));
   CC_TRY(t.class_embedding_, w.get(e + "class_embedding", {d}));
   CC_TRY(t.position_embedding_, w.get(e + "position_embedding.weight", {c.num_positions(), d}));
   CC_TRY(t.pre_layrnorm_, load_layer_norm(w, "vision_model.pre_layrnorm", d, c.encoder.eps));
