@@ -59,6 +59,8 @@ class HtsatTower {
     std::vector<float> position_bias;  // [heads, S, S], gathered from the table once
     int heads = 0, shift = 0;
   };
+  // Floats per clip after the first `stages` stages (with their patch merging).
+  size_t stage_output_floats(size_t stages) const;
   struct Stage {
     int dim = 0, height = 0, width = 0, window = 0;
     std::vector<Block> blocks;
