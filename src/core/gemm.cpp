@@ -38,9 +38,10 @@ Result<Linear> load_patch_linear(SafeTensors& w, const std::string& name, const 
   Linear l;
   l.out = static_cast<int>(stored.at(0));
   l.in = static_cast<int>(stored.at(1) * stored.at(2) * stored.at(3));
-  // fp32 at every precision, packed where the GEMM prefers it: pixels rounded to bf16 or 8 bits
-  // cost the tiny fixtures most of their margin (bf16 0.99955 -> 0.99859 min cosine on
-  // clip-tiny-c) for ~5 % of the int8 vision tower's time (README "Precision").
+  // fp32 at every precision, packed where the GEMM prefers it. Reduced, it cost the tiny
+  // fixtures most of their margin (min cosine to fp32 on clip-tiny-c images: bf16 0.99955 ->
+  // 0.99859; int8 0.99753 -> 0.99506 with bf16 patches, 0.99571 with int8 ones) for 3-5 % of
+  // the int8 vision tower's time (README "Precision").
   if (w.gemm_weights() && gemm_prefers_packed_layout()) {
     CC_TRY(ReducedLinear packed, w.gemm_weights()->reduce(w, name, l.in, l.out, nullptr, stored, /*fp32=*/true));
     l.packed = packed.packed;

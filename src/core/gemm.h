@@ -33,7 +33,7 @@ struct LayerNorm;
 Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, int out, bool has_bias,
                            const LayerNorm* input_norm = nullptr);
 // A convolution whose stride is its kernel, as the linear layer of im2col: the weight
-// [out, C, kh, kw] (`stored`) read as [out, in = C·kh·kw], no bias; in the model's precision.
+// [out, C, kh, kw] (`stored`) read as [out, in = C·kh·kw], no bias.
 Result<Linear> load_patch_linear(SafeTensors& w, const std::string& name, const std::vector<int64_t>& stored);
 // The same, always fp32 (packed too, where fp32 is): for the final projections, which int8 and bf16 leave alone (they cost
 // ~0.1 % of a tower's time and their errors go straight into the vector; README "Precision").
