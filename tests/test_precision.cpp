@@ -163,6 +163,39 @@ TEST(PrecisionPackFile, StaleOrBrokenIsAClearError) {
   EXPECT_NE(m.error().message.find("not int8 packed weights"), std::string::npos) << m.error().message;
 }
 
+// A pack file records its weights' layout (blocked where this machine's GEMM prefers it, else
+// [out, in]); one written for another layout, as on another machine, is passed over and the
+// weights are made at load, with the same vectors.
+TEST(PrecisionPackFile, AnotherLayoutIsMadeAgainAtLoad) {
+  const std::string dir = scratch_bundle("layout"), weights = join_path(dir, "model.safetensors");
+  for (Precision p : {Precision::kBf16, Precision::kInt8}) {
+    auto made = load(dir, p);
+    ASSERT_TRUE(made);
+    ASSERT_TRUE(pack_model(dir, p).ok());
+    const std::string file = gemm_weights_path(weights, p), moved = file + ".orig";
+    fs::rename(file, moved);
+    {
+      auto packed = SafeTensors::open(moved);
+      ASSERT_TRUE(packed.ok()) << packed.error().message;
+      std::map<std::string, std::string> meta = packed->metadata();
+      EXPECT_EQ(meta["layout"], gemm_weights_layout(p));
+      meta["layout"] = std::string(gemm_weights_layout(p)) == "out,in" ? reduced_layout(p) : "out,in";
+      std::vector<TensorView> views;
+      for (const std::string& name : packed->names()) {
+        auto raw = packed->raw(name);
+        ASSERT_TRUE(raw.ok());
+        views.push_back({name, raw->shape, raw->data, raw->dtype, raw->bytes});
+      }
+      ASSERT_TRUE(write_safetensors(file, views, meta).ok());
+    }
+    fs::remove(moved);
+    auto again = load(dir, p);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->gemm_weights_mapped()) << precision_name(p);
+    EXPECT_EQ(embed_all(*again), embed_all(*made)) << precision_name(p);
+  }
+}
+
 TEST(Precision, NamesParseAndUnknownOnesAreErrors) {
   for (Precision p : {Precision::kFp32, Precision::kBf16, Precision::kInt8}) EXPECT_EQ(parse_precision(precision_name(p)).value(), p);
   auto bad = parse_precision("fp16");
