@@ -69,10 +69,14 @@ std::unique_ptr<Embedder> bundle() {
 // The whole path, as `embed --video` takes it.
 Result<VideoEmbedding> embed_video(const Embedder& model, const std::vector<uint8_t>& bytes, const PrepareOptions& options) {
   CC_TRY(PreparedVideo video, prepare_video(model, bytes.data(), bytes.size(), options));
-  std::vector<PreparedInput> items;
-  const size_t first = move_video_inputs(video, items);
+  CallInputs call(1);
+  call.add(0, std::move(video));
+  std::vector<PreparedInput> items = call.take_tower_inputs();
   CC_TRY(auto vectors, embed_prepared(model, items, 8));
-  return combine_video(video, vectors, first, options.video.audio_weight);
+  CC_TRY(CallInputs::ItemVectors embedded, call.item_vectors(vectors, options.video.audio_weight));
+  VideoEmbedding v = std::move(*embedded.videos[0]);
+  v.pooled = std::move(embedded.vectors[0]);
+  return v;
 }
 
 TEST(FfmpegAudio, SamplesEqualTheFfmpegCli) {

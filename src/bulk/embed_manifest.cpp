@@ -120,9 +120,7 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
                                        const std::vector<std::string>& names, const std::vector<std::string>& modalities,
                                        const PrepareOptions& prepare, int batch) {
   std::vector<FileEmbedding> out(n);
-  std::vector<PreparedInput> inputs;
-  std::vector<size_t> slot;  // inputs[k] is file slot[k] (SIZE_MAX: part of a video)
-  std::vector<std::pair<size_t, PreparedVideo>> videos;  // file, video
+  CallInputs call(n);  // every file without an error goes to the towers
   const Capabilities caps = model.info().caps;
   for (size_t i = 0; i < n; ++i) {
     auto bytes = read(i);
@@ -143,7 +141,7 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
     }
     if (modality == "video") {
       auto video = prepare_video(model, bytes->data(), bytes->size(), prepare);
-      if (video.ok()) videos.emplace_back(i, std::move(video).value());
+      if (video.ok()) call.add(i, std::move(video).value());
       else out[i].error = video.error().context(names[i]).message;
       continue;
     }
@@ -152,24 +150,16 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
       out[i].error = in.error().context(names[i]).message;
       continue;
     }
-    inputs.push_back(std::move(in).value());
-    slot.push_back(i);
+    call.add(i, std::move(in).value());
   }
-  std::vector<size_t> video_first;
-  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, inputs));
-  slot.resize(inputs.size(), SIZE_MAX);
+  std::vector<PreparedInput> inputs = call.take_tower_inputs();
   auto vectors = embed_prepared(model, inputs, batch);
-  for (size_t k = 0; k < slot.size(); ++k) {
-    if (slot[k] == SIZE_MAX) continue;
-    if (vectors.ok()) out[slot[k]].vector = std::move((*vectors)[k]);
-    else out[slot[k]].error = vectors.error().context(names[slot[k]]).message;
-  }
-  for (size_t k = 0; k < videos.size(); ++k) {
-    const size_t i = videos[k].first;
-    auto v = vectors.ok() ? combine_video(videos[k].second, vectors.value(), video_first[k], prepare.video.audio_weight)
-                          : Result<VideoEmbedding>(vectors.error());
-    if (v.ok()) out[i].vector = std::move(v->pooled);
-    else out[i].error = v.error().context(names[i]).message;
+  auto embedded = vectors.ok() ? call.item_vectors(vectors.value(), prepare.video.audio_weight)
+                               : Result<CallInputs::ItemVectors>(vectors.error());
+  for (size_t i = 0; i < n; ++i) {
+    if (!out[i].error.empty()) continue;
+    if (embedded.ok()) out[i].vector = std::move(embedded->vectors[i]);
+    else out[i].error = embedded.error().context(names[i]).message;
   }
   return out;
 }

@@ -175,15 +175,14 @@ int cmd_embed(int argc, char** argv) {
   // Read and check every input first. A video's frames and soundtrack segments go after the
   // other inputs, and are combined again once embedded.
   int failures = 0;
-  std::vector<PreparedInput> prepared(inputs.size());
-  std::vector<std::pair<size_t, PreparedVideo>> videos;  // input index, video
+  CallInputs call(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string& m = inputs[i].first;  // not a structured binding: clang 14 cannot capture those
     const std::string& value = inputs[i].second;
     auto bad = [&](const Error& e) { failures += fail("input " + std::to_string(i) + " (--" + m + "): " + e.message, 1); };
     if (m == "text") {
       auto in = prepare_text(model, value);
-      if (in.ok()) prepared[i] = std::move(in).value();
+      if (in.ok()) call.add(i, std::move(in).value());
       else bad(in.error());
       continue;
     }
@@ -194,21 +193,16 @@ int cmd_embed(int argc, char** argv) {
     }
     if (m == "video") {
       auto video = prepare_video(model, bytes->data(), bytes->size(), prepare);
-      if (video.ok()) videos.emplace_back(i, std::move(video).value());
+      if (video.ok()) call.add(i, std::move(video).value());
       else bad(video.error().context(value));
       continue;
     }
     auto in = prepare_encoded(model, m == "image" ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
-    if (in.ok()) prepared[i] = std::move(in).value();
+    if (in.ok()) call.add(i, std::move(in).value());
     else bad(in.error().context(value));
   }
   if (failures) return 1;
-  std::vector<PreparedInput> items;  // what the towers take: the inputs but videos, then each video's frames and soundtrack
-  std::vector<size_t> slot(inputs.size(), SIZE_MAX);
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].first != "video") slot[i] = items.size(), items.push_back(std::move(prepared[i]));
-  std::vector<size_t> video_first;  // where each video's inputs start in `items`
-  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, items));
+  std::vector<PreparedInput> items = call.take_tower_inputs();
 
   const auto towers_start = std::chrono::steady_clock::now();
   std::unique_ptr<ProgressBar> bar;
@@ -222,20 +216,16 @@ int cmd_embed(int argc, char** argv) {
   const double towers_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - towers_start).count();
   // Where a video's time went: decoding (FFmpeg and RGB), preparing (pixel_values, log-mel), and
   // the towers (for every input of this call).
-  for (const auto& [i, v] : videos)
+  for (const auto& [i, v] : call.videos())
     std::fprintf(stderr, "video %zu (%s): %zu frames sampled of %d decoded, %zu segments; decoding %.3f s, preparing %.3f s; towers %.3f s\n",
                  i, inputs[i].second.c_str(), v.frames.size(), v.info.frames_decoded, v.segments.size(), v.decode_seconds, v.prepare_seconds,
                  towers_seconds);
-  std::vector<std::vector<float>> embedding(inputs.size());
+  auto embedded = call.item_vectors(vectors.value(), prepare.video.audio_weight);
+  if (!embedded.ok()) return fail(embedded.error().message, 1);
   std::vector<std::string> video_json(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i)
-    if (slot[i] != SIZE_MAX) embedding[i] = std::move((*vectors)[slot[i]]);
-  for (size_t k = 0; k < videos.size(); ++k) {
-    auto v = combine_video(videos[k].second, vectors.value(), video_first[k], prepare.video.audio_weight);
-    if (!v.ok()) return fail(v.error().message, 1);
-    embedding[videos[k].first] = v->pooled;
-    append_video_json(video_json[videos[k].first], v.value(), args->has("video-frames"));
-  }
+    if (embedded->videos[i]) append_video_json(video_json[i], *embedded->videos[i], args->has("video-frames"));
+  const std::vector<std::vector<float>>& embedding = embedded->vectors;
   std::string out;
   for (size_t i = 0; i < inputs.size(); ++i) append_json_line(out, i, inputs[i].first, embedding[i], video_json[i]);
   if (args->has("output")) {

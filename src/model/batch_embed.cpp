@@ -48,7 +48,7 @@ Result<PreparedInput> prepare_audio(const Embedder& model, const Audio& clip, co
 Result<std::vector<std::vector<float>>> embed_prepared(const Embedder& model, std::vector<PreparedInput>& inputs, int batch,
                                                        const std::function<void(size_t)>& progress) {
   for (const auto& in : inputs)
-    if (in.modality == Modality::kVideo) return error("a video goes in as its frames and soundtrack (move_video_inputs)", ErrorKind::kInternal);
+    if (in.modality == Modality::kVideo) return error("a video goes in as its frames and soundtrack (CallInputs)", ErrorKind::kInternal);
   std::vector<std::vector<float>> vectors(inputs.size());
   size_t done = 0;
   for (const Modality modality : {Modality::kText, Modality::kImage, Modality::kAudio}) {

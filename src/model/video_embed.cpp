@@ -142,11 +142,40 @@ Result<PreparedVideo> prepare_video(const Embedder& model, const uint8_t* data, 
   return v;
 }
 
-size_t move_video_inputs(PreparedVideo& video, std::vector<PreparedInput>& items) {
-  const size_t first = items.size();
-  for (auto& in : video.inputs) items.push_back(std::move(in));
-  video.inputs.clear();
-  return first;
+void CallInputs::add(size_t item, PreparedInput input) {
+  input_of_.at(item) = inputs_.size();
+  inputs_.push_back(std::move(input));
+}
+
+void CallInputs::add(size_t item, PreparedVideo video) { videos_.emplace_back(item, std::move(video)); }
+
+std::vector<PreparedInput> CallInputs::take_tower_inputs() {
+  std::vector<PreparedInput> all = std::move(inputs_);
+  video_first_.clear();
+  for (auto& [item, video] : videos_) {
+    video_first_.push_back(all.size());
+    for (auto& in : video.inputs) all.push_back(std::move(in));
+    video.inputs.clear();
+  }
+  return all;
+}
+
+Result<CallInputs::ItemVectors> CallInputs::item_vectors(std::vector<std::vector<float>>& tower_vectors, double audio_weight) const {
+  ItemVectors out;
+  out.vectors.resize(input_of_.size());
+  out.videos.resize(input_of_.size());
+  for (size_t item = 0; item < input_of_.size(); ++item) {
+    if (input_of_[item] == kNone) continue;
+    if (input_of_[item] >= tower_vectors.size()) return error("an input's vector is missing", ErrorKind::kInternal);
+    out.vectors[item] = std::move(tower_vectors[input_of_[item]]);
+  }
+  for (size_t k = 0; k < videos_.size(); ++k) {
+    if (k >= video_first_.size()) return error("a video's inputs were not taken", ErrorKind::kInternal);
+    CC_TRY(VideoEmbedding v, combine_video(videos_[k].second, tower_vectors, video_first_[k], audio_weight));
+    out.vectors[videos_[k].first] = std::move(v.pooled);
+    out.videos[videos_[k].first] = std::move(v);
+  }
+  return out;
 }
 
 Result<VideoEmbedding> combine_video(const PreparedVideo& video, const std::vector<std::vector<float>>& vectors, size_t first,

@@ -14,6 +14,8 @@
 // soundtrack (or a model without audio) its frames alone. The result says what was missing.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,9 +48,6 @@ struct PreparedVideo {
 // long-audio mode from options as for any clip).
 Result<PreparedVideo> prepare_video(const Embedder& model, const uint8_t* data, size_t size, const PrepareOptions& options);
 
-// Moves its tower inputs onto the end of `items`; returns where they start.
-size_t move_video_inputs(PreparedVideo& video, std::vector<PreparedInput>& items);
-
 struct VideoEmbedding {
   std::vector<float> pooled;
   struct Frame {
@@ -74,5 +73,35 @@ void append_video_json(std::string& out, const VideoEmbedding& v, bool frames);
 // The video's vectors from those of its inputs: vectors[first + i] is input i's.
 Result<VideoEmbedding> combine_video(const PreparedVideo& video, const std::vector<std::vector<float>>& vectors, size_t first,
                                      double audio_weight);
+
+// The items of one call (the CLI's inputs, a request's, a bulk batch's files) as the towers
+// take them: each item is an input, a video, or nothing (it failed before the towers). The
+// towers get the items' inputs in order, then each video's frames and soundtrack, so that
+// everything batches together; each item then gets its vector back: its input's, or its
+// video's pooled vector (with the segments and frames behind it).
+class CallInputs {
+ public:
+  explicit CallInputs(size_t items) : input_of_(items, kNone) {}
+  void add(size_t item, PreparedInput input);
+  void add(size_t item, PreparedVideo video);
+  const std::vector<std::pair<size_t, PreparedVideo>>& videos() const { return videos_; }  // item, video
+
+  // Everything the towers take, in the order item_vectors expects (once: the inputs move out).
+  std::vector<PreparedInput> take_tower_inputs();
+
+  struct ItemVectors {
+    std::vector<std::vector<float>> vectors;             // per item; empty for an item with nothing
+    std::vector<std::optional<VideoEmbedding>> videos;   // per item: a video's, without its pooled vector
+  };
+  // `tower_vectors`, one per tower input in take_tower_inputs' order, are moved out.
+  Result<ItemVectors> item_vectors(std::vector<std::vector<float>>& tower_vectors, double audio_weight) const;
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  std::vector<PreparedInput> inputs_;
+  std::vector<std::pair<size_t, PreparedVideo>> videos_;
+  std::vector<size_t> input_of_;             // per item: its index in inputs_, or kNone
+  std::vector<size_t> video_first_;          // where each video's inputs start among the tower inputs
+};
 
 }  // namespace cc

@@ -156,10 +156,7 @@ struct EmbedCall : std::enable_shared_from_this<EmbedCall> {
   EmbedRequest parsed;
   const ServedModel* served = nullptr;
   MemoryBudget::Hold memory;  // decoded media, tensors, the response: what this request holds beyond its body
-  std::vector<PreparedInput> prepared;  // the tower inputs: every item but videos, then each video's frames and soundtrack
-  std::vector<size_t> slot;             // item i's input in `prepared` (SIZE_MAX for a video)
-  std::vector<std::pair<size_t, PreparedVideo>> videos;  // item index, video
-  std::vector<size_t> video_first;      // where each video's inputs start in `prepared`
+  std::optional<CallInputs> inputs;  // the items as the towers take them (made in decode)
   std::atomic<size_t> fetches_left{0};
   std::mutex fetch_mu;
   std::optional<ApiError> fetch_error;
@@ -538,7 +535,7 @@ void EmbedCall::decode() {
   if (answered) return;
   const auto t0 = Clock::now();
   const Embedder& model = *served->model;
-  slot.assign(parsed.items.size(), SIZE_MAX);
+  inputs.emplace(parsed.items.size());
   for (size_t i = 0; i < parsed.items.size(); ++i) {
     if (answered) return;  // timed out, or the client left, while earlier items decoded
     InputItem& item = parsed.items[i];
@@ -548,14 +545,13 @@ void EmbedCall::decode() {
       PreparedVideo video;
       if (auto e = prepare_video_item(model, item, param, server.prepare_limits(), &video)) return fail(*e);
       for (const auto& in : video.inputs) tensors += in.bytes();
-      videos.emplace_back(i, std::move(video));
+      inputs->add(i, std::move(video));
     } else {
       PreparedInput in;
       if (auto e = prepare_item(model, item, param, parsed.truncate, server.prepare_limits(), &in)) return fail(*e);
       tokens += in.ids.size();
       if (item.modality == Modality::kAudio) tensors = in.bytes();  // an image's was taken ahead
-      slot[i] = prepared.size();
-      prepared.push_back(std::move(in));
+      inputs->add(i, std::move(in));
     }
     // The encoded file is not needed while the request waits; its tensors are.
     const size_t encoded = (item.fetched.bytes() > 0 ? 0 : item.bytes.capacity()) + item.text.size();  // fetched bytes have their own hold
@@ -565,7 +561,7 @@ void EmbedCall::decode() {
     const size_t now = memory.bytes() - std::min(memory.bytes(), encoded) + tensors;
     if (auto st = memory.resize(now, "the request's prepared inputs"); !st.ok()) return fail(api_error(st.error(), param));
   }
-  for (auto& v : videos) video_first.push_back(move_video_inputs(v.second, prepared));
+  std::vector<PreparedInput> prepared = inputs->take_tower_inputs();
   prepare_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   std::lock_guard<std::mutex> lock(mu);
@@ -590,16 +586,14 @@ void EmbedCall::respond() {
   wait_ms = std::chrono::duration<double, std::milli>(Clock::now() - queued_at).count();
   if (!job->error.empty()) return fail({500, job->error, "server_error", ""});
   // One vector per item: its input's, or its video's pooled vector (and segments, if asked).
-  std::vector<std::vector<float>> vectors(parsed.items.size());
+  auto embedded = inputs->item_vectors(job->vectors, server.prepare_limits().video.audio_weight);
+  if (!embedded.ok()) return fail(api_error(embedded.error()));
+  std::vector<std::vector<float>>& vectors = embedded->vectors;
   std::vector<std::string> extras;
-  for (size_t i = 0; i < parsed.items.size(); ++i)
-    if (slot[i] != SIZE_MAX) vectors[i] = std::move(job->vectors[slot[i]]);
-  if (parsed.video_segments) extras.resize(parsed.items.size());
-  for (size_t k = 0; k < videos.size(); ++k) {
-    auto v = combine_video(videos[k].second, job->vectors, video_first[k], server.prepare_limits().video.audio_weight);
-    if (!v.ok()) return fail(api_error(v.error()));
-    vectors[videos[k].first] = std::move(v->pooled);
-    if (parsed.video_segments) append_video_json(extras[videos[k].first], v.value(), false);
+  if (parsed.video_segments) {
+    extras.resize(parsed.items.size());
+    for (size_t i = 0; i < parsed.items.size(); ++i)
+      if (embedded->videos[i]) append_video_json(extras[i], *embedded->videos[i], false);
   }
   ServerResponse r;
   if (api == Api::kWeaviate) {
