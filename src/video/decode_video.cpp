@@ -58,7 +58,10 @@ Image rotate(const Image& in, int degrees) {
 // in_color_matrix=auto).
 class RgbConverter {
  public:
-  ~RgbConverter() { sws_freeContext(sws_); }
+  ~RgbConverter() {
+    sws_freeContext(sws_);
+    av_free(rows_);
+  }
 
   Status convert(const AVFrame* f, Image& out) {
     sws_ = sws_getCachedContext(sws_, f->width, f->height, static_cast<AVPixelFormat>(f->format), f->width, f->height, AV_PIX_FMT_RGB24,
@@ -72,15 +75,29 @@ class RgbConverter {
     const int full = f->color_range == AVCOL_RANGE_JPEG ? 1 : f->color_range == AVCOL_RANGE_UNSPECIFIED ? src_range : 0;
     sws_setColorspaceDetails(sws_, sws_getCoefficients(f->colorspace), full, table, dst_range, brightness, contrast, saturation);
     if (out.width != f->width || out.height != f->height) out = make_image(f->width, f->height);
-    uint8_t* dst[4] = {out.rgb.data(), nullptr, nullptr, nullptr};
-    const int dst_stride[4] = {f->width * 3, 0, 0, 0};
+    // libswscale's SIMD paths write past the end of a row (FFmpeg ticket 9254: a fuzzed video
+    // corrupted the heap through the image's last row), so it writes into aligned rows with room
+    // to spare, which are copied out.
+    const size_t row = static_cast<size_t>(f->width) * 3, stride = (row + 63) / 64 * 64 + 64;
+    const size_t need = stride * static_cast<size_t>(f->height) + 64;
+    if (need > rows_size_) {
+      av_free(rows_);
+      rows_ = static_cast<uint8_t*>(av_malloc(need));
+      rows_size_ = rows_ ? need : 0;
+      if (!rows_) return error("out of memory converting a video frame to RGB", ErrorKind::kTooLarge);
+    }
+    uint8_t* dst[4] = {rows_, nullptr, nullptr, nullptr};
+    const int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
     if (sws_scale(sws_, f->data, f->linesize, 0, f->height, dst, dst_stride) != f->height)
       return error("a video frame could not be converted to RGB");
+    for (int y = 0; y < f->height; ++y) std::memcpy(out.rgb.data() + y * row, rows_ + y * stride, row);
     return Ok{};
   }
 
  private:
   SwsContext* sws_ = nullptr;
+  uint8_t* rows_ = nullptr;  // av_malloc'd: aligned as libswscale wants
+  size_t rows_size_ = 0;
 };
 
 // Which packets the decoder may skip: those whose frames nothing refers to (AVDISCARD_NONREF)
