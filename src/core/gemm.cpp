@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <list>
+#include <optional>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -217,8 +218,13 @@ void run(const Matmul& mm, std::unordered_map<int, dnnl::memory>& args) {
 // does not coarsen the others): v_k = x_k / smooth_k, range [lo, hi] including 0 (so 0 stays
 // exact: zero padding, ReLU), q_k = clamp(round(v_k / scale) + zero, 0, levels).
 void quantise_row(const float* x, const float* smooth, int64_t in, float levels, uint8_t* q, float& scale, float& zero) {
-  Scratch v(in);
-  for (int64_t k = 0; k < in; ++k) v[k] = smooth ? x[k] / smooth[k] : x[k];
+  std::optional<Scratch> smoothed;  // only a smoothed row needs a copy
+  const float* v = x;
+  if (smooth) {
+    smoothed.emplace(in);
+    for (int64_t k = 0; k < in; ++k) (*smoothed)[k] = x[k] / smooth[k];
+    v = smoothed->data();
+  }
   float lo = 0, hi = 0;
   int64_t k = 0;
 #if defined(__AVX512F__)

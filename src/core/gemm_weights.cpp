@@ -75,6 +75,14 @@ const T* GemmWeights::keep(const std::string& name, std::vector<int64_t> shape, 
   return reinterpret_cast<const T*>(bytes.data());
 }
 
+const void* GemmWeights::keep_weight(const std::string& name, int in, int out, const void* plain, size_t bytes, const char* dtype,
+                                     ReducedLinear& r) {
+  r.blocked = blocked_;
+  if (blocked_) return keep(name, reduced_packed_shape(precision_, in, out), pack_reduced_weight(precision_, plain, in, out), dtype);
+  const auto* p = static_cast<const uint8_t*>(plain);
+  return keep(name, {out, in}, std::vector<uint8_t>(p, p + bytes), dtype);
+}
+
 Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
                                                   const LayerNorm* input_norm, const std::vector<int64_t>& stored, bool fp32) {
   ReducedLinear r;
@@ -94,15 +102,7 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
     if (bf16_gemm_native()) {
       std::vector<uint16_t> bits(n_in * out);
       for (size_t i = 0; i < bits.size(); ++i) bits[i] = float_to_bfloat16(w[i]);
-      if (blocked_) {
-        std::vector<uint8_t> packed = pack_reduced_weight(precision_, bits.data(), in, out);
-        std::vector<uint16_t> packed_bits(packed.size() / 2);
-        std::memcpy(packed_bits.data(), packed.data(), packed.size());
-        r.bf16 = keep(name, reduced_packed_shape(precision_, in, out), std::move(packed_bits), "BF16");
-        r.blocked = true;
-      } else {
-        r.bf16 = keep(name, {out, in}, std::move(bits), "BF16");
-      }
+      r.bf16 = static_cast<const uint16_t*>(keep_weight(name, in, out, bits.data(), bits.size() * 2, "BF16", r));
     } else {  // only the rounded values are kept; a pack file gets their bits when it is written
       std::vector<uint8_t>& bytes = owned_.emplace_back(n_in * out * 4);
       float* values = reinterpret_cast<float*>(bytes.data());
@@ -136,13 +136,7 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
   r.scale = keep(name + ".scale", {out}, std::move(scale), "F32");
   r.column_sum = keep(name + ".sum", {out}, std::move(sum), "I32");
   if (!smooth.empty()) r.smooth = keep(name + ".smooth", {in}, std::move(smooth), "F32");
-  if (blocked_) {
-    std::vector<uint8_t> packed = pack_reduced_weight(precision_, q.data(), in, out);
-    r.q8 = reinterpret_cast<const int8_t*>(keep(name, reduced_packed_shape(precision_, in, out), std::move(packed), "I8"));
-    r.blocked = true;
-  } else {
-    r.q8 = keep(name, {out, in}, std::move(q), "I8");
-  }
+  r.q8 = static_cast<const int8_t*>(keep_weight(name, in, out, q.data(), q.size(), "I8", r));
   return r;
 }
 

@@ -76,6 +76,9 @@ class GemmWeights {
  private:
   template <class T>
   const T* keep(const std::string& name, std::vector<int64_t> shape, std::vector<T> data, const char* dtype);
+  // A bf16 or int8 weight, [out, in] (`bytes` of `plain`), kept in this machine's layout.
+  const void* keep_weight(const std::string& name, int in, int out, const void* plain, size_t bytes, const char* dtype,
+                          ReducedLinear& r);
   Result<bool> from_file(const std::string& name, int in, int out, Precision precision, ReducedLinear& r) const;
 
   Precision precision_;
