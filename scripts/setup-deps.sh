@@ -14,6 +14,7 @@ build_packages=(
   libvorbis-dev libogg-dev                         # Vorbis headers checked before libsndfile sees them
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev   # MP4/M4A, WebM, Matroska, AAC audio and video (FFmpeg)
   libutf8proc-dev                                  # NFC and Unicode categories for the tokenizer
+  libssl-dev                                       # SHA-256 (OpenSSL's libcrypto)
   nlohmann-json3-dev                               # config.json, tokenizer.json, CLI output
   libprotobuf-dev protobuf-compiler                # ONNX export of the trained projection
   libcurl4-openssl-dev                             # pull and push (Hugging Face hub over HTTPS)
@@ -30,7 +31,7 @@ test_packages=(
 runtime_packages=(
   libdnnl2 libgomp1 libjpeg62-turbo libpng16-16 libwebp7 libwebpdemux2 libgif7
   libsndfile1 libsoxr0 libvorbis0a libogg0 libavformat59 libavcodec59 libavutil57 libswscale6
-  libutf8proc2 libprotobuf32 libcurl4 ca-certificates
+  libutf8proc2 libprotobuf32 libcurl4 libssl3 ca-certificates
 )
 case "${1:-all}" in
   all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;

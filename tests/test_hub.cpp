@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/sha256.h"
 #include "fake_hub.h"
 #include "model/embedder.h"
 #include "test_util.h"
@@ -48,6 +49,16 @@ class Hub : public ::testing::Test {
   test::FakeHub hub_;
   fs::path cache_;
 };
+
+// FIPS 180-2's examples: the digest that names and checks every downloaded file.
+TEST(Sha256, MatchesTheStandardsExamples) {
+  EXPECT_EQ(sha256_hex("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  EXPECT_EQ(sha256_hex(two_blocks.data(), two_blocks.size()), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  const std::string million(1000000, 'a');
+  EXPECT_EQ(sha256_hex(million.data(), million.size()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
 
 TEST_F(Hub, PullFillsTheHuggingFaceCacheLayout) {
   auto r = clipclap("pull openai/clip-tiny");

@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), for naming data files in metadata and for verifying downloads.
+// SHA-256 (OpenSSL), for naming data files in metadata and for verifying downloads.
 #pragma once
 
 #include <cstddef>
