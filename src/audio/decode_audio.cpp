@@ -17,23 +17,25 @@ extern "C" {
 
 namespace cc {
 
-namespace {
-
-struct MemoryFile {
+// The bytes libsndfile reads through the callbacks below. Not in the anonymous namespace:
+// AudioReader::Source, which has external linkage, holds one (-Wsubobject-linkage).
+struct SndfileMemory {
   const uint8_t* data;
   sf_count_t size, pos;
 };
 
-sf_count_t vio_length(void* user) { return static_cast<MemoryFile*>(user)->size; }
-sf_count_t vio_tell(void* user) { return static_cast<MemoryFile*>(user)->pos; }
+namespace {
+
+sf_count_t vio_length(void* user) { return static_cast<SndfileMemory*>(user)->size; }
+sf_count_t vio_tell(void* user) { return static_cast<SndfileMemory*>(user)->pos; }
 sf_count_t vio_seek(sf_count_t offset, int whence, void* user) {
-  auto* m = static_cast<MemoryFile*>(user);
+  auto* m = static_cast<SndfileMemory*>(user);
   sf_count_t to = whence == SEEK_SET ? offset : whence == SEEK_CUR ? m->pos + offset : m->size + offset;
   if (to < 0 || to > m->size) return -1;
   return m->pos = to;
 }
 sf_count_t vio_read(void* out, sf_count_t n, void* user) {
-  auto* m = static_cast<MemoryFile*>(user);
+  auto* m = static_cast<SndfileMemory*>(user);
   const sf_count_t take = std::max<sf_count_t>(0, std::min(n, m->size - m->pos));
   std::memcpy(out, m->data + m->pos, static_cast<size_t>(take));
   m->pos += take;
@@ -68,7 +70,7 @@ double sample_of(const AVFrame* f, int i, int c, int channels) {
 // libsndfile for the formats it reads (soundfile's, so parity with Python holds), FFmpeg for
 // the containers it does not: MP4/M4A, WebM/Matroska, raw AAC.
 struct AudioReader::Source {
-  MemoryFile mem;
+  SndfileMemory mem;
   SF_VIRTUAL_IO io{vio_length, vio_seek, vio_read, vio_write, vio_tell};
   SNDFILE* file = nullptr;
 

@@ -50,8 +50,6 @@ std::string seconds_text(std::chrono::milliseconds d) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
 }
 
-class Connection;
-
 ServerResponse budget_error(const Error& e) {
   return e.kind == ErrorKind::kTooLarge ? error_response(413, e.message, "request_too_large") : error_response(503, e.message, "server_overloaded");
 }
@@ -114,14 +112,18 @@ std::optional<ServerResponse> parse_request_head(std::string_view data, const Ht
 }
 
 
+// One client connection (below). Not in the anonymous namespace: Impl, which has external
+// linkage, keeps a set of them (-Wsubobject-linkage).
+class HttpConnection;
+
 struct HttpServer::Impl {
   Impl(const HttpLimits& l, HttpHandlers h, MemoryBudget* b)
       : limits(l), handlers(std::move(h)), budget(b), acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()),
         work(net::make_work_guard(ioc)) {}
 
   void accept();
-  void opened(Connection* c);
-  void closed(Connection* c);
+  void opened(HttpConnection* c);
+  void closed(HttpConnection* c);
 
   net::io_context ioc;
   HttpLimits limits;
@@ -132,17 +134,15 @@ struct HttpServer::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;  // held until drained
   std::atomic<bool> draining{false};
   mutable std::mutex mu;
-  std::set<Connection*> live;
+  std::set<HttpConnection*> live;
   int port = 0;
 };
 
-namespace {
-
 // One client connection: reads a request, hands it over, writes its response, and again while
 // the client keeps the connection alive. Everything runs on the connection's strand.
-class Connection : public std::enable_shared_from_this<Connection> {
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  Connection(HttpServer::Impl& server, tcp::socket socket)
+  HttpConnection(HttpServer::Impl& server, tcp::socket socket)
       : s_(server), stream_(std::move(socket)), buffer_(server.limits.max_header_bytes + kReadChunk), timer_(stream_.get_executor()) {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);  // headers and body go out together, no Nagle delay
@@ -150,7 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!ec) addr_ = peer.address().to_string(), port_ = peer.port();
     s_.opened(this);
   }
-  ~Connection() { s_.closed(this); }
+  ~HttpConnection() { s_.closed(this); }
 
   void start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->next_request(); }); }
 
@@ -345,10 +345,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> gone_;
 };
 
+namespace {
+
 // The application's handle on one request.
 class Exchange : public HttpExchange {
  public:
-  Exchange(std::shared_ptr<Connection> c, uint64_t seq) : c_(std::move(c)), seq_(seq) {}
+  Exchange(std::shared_ptr<HttpConnection> c, uint64_t seq) : c_(std::move(c)), seq_(seq) {}
   void reply(ServerResponse r) override {
     if (!replied_.exchange(true)) c_->reply(seq_, std::move(r));
   }
@@ -356,12 +358,14 @@ class Exchange : public HttpExchange {
   void on_deadline(Clock::time_point when, std::function<void()> due) override { c_->on_deadline(seq_, when, std::move(due)); }
 
  private:
-  std::shared_ptr<Connection> c_;
+  std::shared_ptr<HttpConnection> c_;
   uint64_t seq_;
   std::atomic<bool> replied_{false};
 };
 
-void Connection::deliver() {
+}  // namespace
+
+void HttpConnection::deliver() {
   state_ = State::kWaiting;
   stream_.expires_never();
   ServerRequest request = std::move(head_);
@@ -373,7 +377,7 @@ void Connection::deliver() {
 
 // While the application works, a readable socket means the client closed (or sent its next
 // request early, which is left for later).
-void Connection::watch() {
+void HttpConnection::watch() {
   if (watching_) return;
   watching_ = true;
   stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), seq = seq_](beast::error_code ec) {
@@ -389,14 +393,12 @@ void Connection::watch() {
   });
 }
 
-}  // namespace
-
-void HttpServer::Impl::opened(Connection* c) {
+void HttpServer::Impl::opened(HttpConnection* c) {
   std::lock_guard<std::mutex> lock(mu);
   live.insert(c);
 }
 
-void HttpServer::Impl::closed(Connection* c) {
+void HttpServer::Impl::closed(HttpConnection* c) {
   std::lock_guard<std::mutex> lock(mu);
   live.erase(c);
   if (draining && live.empty()) work.reset();  // run() returns once the last connection is gone
@@ -426,7 +428,7 @@ void HttpServer::Impl::accept() {
       socket.close(ignored);
       if (handlers.on_refused) handlers.on_refused(nullptr, r);
     } else {
-      std::make_shared<Connection>(*this, std::move(socket))->start();
+      std::make_shared<HttpConnection>(*this, std::move(socket))->start();
     }
     accept();
   });
@@ -476,10 +478,10 @@ void HttpServer::drain() {
   });
   // The references are dropped after the lock is released: the last one to a connection runs its
   // destructor, which takes the same lock to leave `live`.
-  std::vector<std::shared_ptr<Connection>> alive;
+  std::vector<std::shared_ptr<HttpConnection>> alive;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    for (Connection* c : s.live)
+    for (HttpConnection* c : s.live)
       if (auto a = c->weak_from_this().lock()) alive.push_back(std::move(a));  // (one being destroyed is not)
     if (s.live.empty()) s.work.reset();
   }
