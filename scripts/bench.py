@@ -174,7 +174,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix="clipclap-bench-cos-") as tmp:
             work = Path(tmp)
             (work / "images").mkdir()
-            inputs = {"image": pa.images(work / "images", args.cosines), "text": pa.texts(args.cosines)}
+            inputs = {"image": pa.images(work / "images", args.cosines, 0), "text": pa.texts(args.cosines, 0), "seed": 0}
             for row in pa.study(args.model, args.binary, inputs, args.cosines, work):
                 cos[row["tower"]] = row
     print(f"{'modality':8} {'batch':>5} {'clipclap/s':>10} {'packed/s':>9} {'bf16/s':>8} {'int8/s':>8} {'ORT/s':>8} "

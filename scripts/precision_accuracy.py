@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How far bf16 and int8 move the vectors, beside ONNX Runtime's int8, on the same inputs.
+"""How far bf16 and int8 move the vectors, beside ONNX Runtime's int8 and PyTorch's bf16, on the same inputs.
 
     scripts/precision_accuracy.py --model bench-models/clip-vit-b32-random --model bench-models/clip-vit-b32-stress \\
         --model tests/fixtures/models/clip-tiny-a [--items 256] [--json OUT]
@@ -7,7 +7,9 @@
 For each model and tower (CLIP image and text, CLAP audio; CLAP text where the model has it),
 `--items` inputs are embedded at fp32, bf16 and int8 by `clipclap embed`, and by ONNX Runtime
 at fp32 and int8 (`quantize_dynamic`, MatMul/Gemm, QInt8 weights, as a peer serving int8 would
-run it). Each reduced precision is compared with its own engine's fp32:
+run it), and by transformers at fp32 and under torch.autocast(bfloat16) (as a peer serving bf16
+would run it; every tower but a fused CLAP's audio). Each reduced precision is compared with its
+own engine's fp32:
   - min and median cosine over the items;
   - R@1 agreement: the share of items whose nearest neighbour among the others is the same.
 Inputs (generated, deterministic): images of random shapes and gradients (PNG), captions from
@@ -29,9 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def images(folder: Path, n: int):
+def generator(stream: int, seed: int):
+    """Seed 0 draws the inputs the README's tables were measured on; others draw new ones."""
+    return np.random.default_rng((stream, seed) if seed else stream)
+
+
+def images(folder: Path, n: int, seed: int):
     from PIL import Image, ImageDraw
-    rng = np.random.default_rng(1)
+    rng = generator(1, seed)
     paths = []
     for i in range(n):
         w, h = int(rng.integers(120, 360)), int(rng.integers(120, 360))
@@ -49,8 +56,8 @@ def images(folder: Path, n: int):
     return paths
 
 
-def texts(n: int):
-    rng = np.random.default_rng(2)
+def texts(n: int, seed: int):
+    rng = generator(2, seed)
     adjectives = ["red", "small", "noisy", "quiet", "old", "wet", "bright", "dark", "wooden", "golden", "tiny", "huge"]
     nouns = ["dog", "car", "violin", "river", "city street", "forest", "piano", "crowd", "train", "storm", "bird", "kitchen"]
     frames = ["a photo of a {a} {n}", "the sound of a {a} {n}", "{a} {n} at night", "a painting of a {n}",
@@ -60,9 +67,9 @@ def texts(n: int):
                                                           b=nouns[int(rng.integers(len(nouns)))]) for _ in range(n)]
 
 
-def sounds(folder: Path, n: int, rate: int):
+def sounds(folder: Path, n: int, rate: int, seed: int):
     import soundfile as sf
-    rng = np.random.default_rng(3)
+    rng = generator(3, seed)
     paths = []
     t = np.arange(int(rate * 3)) / rate
     for i in range(n):
@@ -134,13 +141,53 @@ def audio_inputs(model: Path, inputs, items: int, work: Path):
     if ("audio", rate) not in inputs:
         folder = work / f"audio-{rate}"
         folder.mkdir()
-        inputs[("audio", rate)] = sounds(folder, items, rate)
+        inputs[("audio", rate)] = sounds(folder, items, rate, inputs["seed"])
     return inputs[("audio", rate)]
 
 
-def study(model: Path, binary: Path, inputs, items: int, work: Path):
+def tower_feeds(model: Path, tower: str, items_in):
+    """The reference preprocessing's tensors for one tower, as ONNX Runtime and PyTorch take them."""
+    from transformers import AutoFeatureExtractor, AutoProcessor, AutoTokenizer
+    if tower == "image":
+        from PIL import Image
+        proc = AutoProcessor.from_pretrained(str(model)).image_processor
+        return {"pixel_values": np.concatenate([proc(images=Image.open(p), return_tensors="np")["pixel_values"]
+                                                for p in items_in]).astype(np.float32)}
+    if tower == "text":
+        tok = AutoTokenizer.from_pretrained(str(model))
+        enc = tok(items_in, padding="max_length", truncation=True, max_length=min(77, tok.model_max_length), return_tensors="np")
+        return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+    import soundfile as sf
+    fe = AutoFeatureExtractor.from_pretrained(str(model))
+    feats = [fe(sf.read(p)[0], sampling_rate=fe.sampling_rate, return_tensors="np")["input_features"] for p in items_in]
+    return {"input_features": np.concatenate(feats).astype(np.float32)}
+
+
+def torch_run(model: Path, tower: str, feeds):
+    """transformers' own vectors at fp32 and under torch.autocast(bfloat16), PyTorch's bf16 inference:
+    the peer for bf16, as ONNX Runtime's quantize_dynamic is for int8."""
     import torch
-    from transformers import AutoFeatureExtractor, AutoProcessor, CLIPTokenizerFast
+    from make_bench_model import AudioFeatures, ImageFeatures, TextFeatures
+    from transformers import AutoModel, ClapAudioModelWithProjection
+    if tower == "audio":
+        module = AudioFeatures(ClapAudioModelWithProjection.from_pretrained(str(model)))
+    else:
+        whole = AutoModel.from_pretrained(str(model), attn_implementation="eager")
+        module = ImageFeatures(whole) if tower == "image" else TextFeatures(whole)
+    module.eval()
+    n = len(next(iter(feeds.values())))
+    out = {}
+    for precision in ("fp32", "bf16"):
+        rows = []
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            for i in range(0, n, 16):
+                rows.append(module(**{k: torch.from_numpy(v[i:i + 16]) for k, v in feeds.items()}).float().numpy())
+        out[precision] = np.concatenate(rows)
+    return out["fp32"], out["bf16"]
+
+
+def study(model: Path, binary: Path, inputs, items: int, work: Path):
+    from transformers import AutoFeatureExtractor
     config = json.loads((model / "config.json").read_text())
     clap = config.get("model_type") == "clap"
     onnx_dir = model / "onnx"
@@ -171,30 +218,21 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
         vec = {p: clipclap(binary, model, p, flag, items_in) for p in ("fp32", "bf16", "int8")}
         row = {"model": str(model), "tower": tower, "items": len(items_in),
                "clipclap_bf16": compare(vec["fp32"], vec["bf16"]), "clipclap_int8": compare(vec["fp32"], vec["int8"])}
+        feeds = tower_feeds(model, tower, items_in)
         onnx_name = {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}[tower]
         if (onnx_dir / onnx_name).exists() and not (clap and tower == "text"):
-            if tower == "image":
-                proc = AutoProcessor.from_pretrained(str(model)).image_processor
-                from PIL import Image
-                feeds = {"pixel_values": np.concatenate([proc(images=Image.open(p), return_tensors="np")["pixel_values"]
-                                                         for p in items_in]).astype(np.float32)}
-            elif tower == "text":
-                tok = CLIPTokenizerFast.from_pretrained(str(model))
-                enc = tok(items_in, padding="max_length", truncation=True, max_length=77, return_tensors="np")
-                feeds = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
-            else:
-                import soundfile as sf
-                fe = AutoFeatureExtractor.from_pretrained(str(model))
-                feats = [fe(sf.read(p)[0], sampling_rate=fe.sampling_rate, return_tensors="np")["input_features"] for p in items_in]
-                feeds = {"input_features": np.concatenate(feats).astype(np.float32)}
             sessions = ort_sessions(onnx_dir / onnx_name)
             ort = {p: ort_run(s, feeds) for p, s in sessions.items()}
             row["ort_int8"] = compare(ort["fp32"], ort["int8"])
             row["clipclap_fp32_vs_ort_fp32"] = compare(ort["fp32"], vec["fp32"])["min_cos"]
+        if not (clap and tower == "audio" and config["audio_config"].get("enable_fusion")):
+            exact, reduced = torch_run(model, tower, feeds)
+            row["torch_bf16"] = compare(exact, reduced)
         results.append(row)
         fmt = lambda r: f"min {r['min_cos']:.5f} median {r['median_cos']:.6f} R@1 {r['r1_agreement']:.3f}"
         print(f"{model.name} {tower}: bf16 {fmt(row['clipclap_bf16'])} | int8 {fmt(row['clipclap_int8'])}"
-              + (f" | ORT int8 {fmt(row['ort_int8'])}" if "ort_int8" in row else ""), flush=True)
+              + (f" | ORT int8 {fmt(row['ort_int8'])}" if "ort_int8" in row else "")
+              + (f" | torch bf16 {fmt(row['torch_bf16'])}" if "torch_bf16" in row else ""), flush=True)
     return results
 
 
@@ -203,12 +241,13 @@ def main():
     ap.add_argument("--model", type=Path, action="append", required=True)
     ap.add_argument("--binary", type=Path, default=ROOT / "build" / "release" / "clipclap")
     ap.add_argument("--items", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0, help="which generated inputs (0: the README's)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="clipclap-precision-") as tmp:
         work = Path(tmp)
         (work / "images").mkdir()
-        inputs = {"image": images(work / "images", args.items), "text": texts(args.items)}
+        inputs = {"image": images(work / "images", args.items, args.seed), "text": texts(args.items, args.seed), "seed": args.seed}
         rows = []
         for model in args.model:
             rows += study(model, args.binary, inputs, args.items, work)
