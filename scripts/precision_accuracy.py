@@ -218,14 +218,15 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
         vec = {p: clipclap(binary, model, p, flag, items_in) for p in ("fp32", "bf16", "int8")}
         row = {"model": str(model), "tower": tower, "items": len(items_in),
                "clipclap_bf16": compare(vec["fp32"], vec["bf16"]), "clipclap_int8": compare(vec["fp32"], vec["int8"])}
-        feeds = tower_feeds(model, tower, items_in)
-        onnx_name = {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}[tower]
-        if (onnx_dir / onnx_name).exists() and not (clap and tower == "text"):
-            sessions = ort_sessions(onnx_dir / onnx_name)
-            ort = {p: ort_run(s, feeds) for p, s in sessions.items()}
+        onnx_file = onnx_dir / {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}[tower]
+        run_ort = onnx_file.exists() and not (clap and tower == "text")
+        run_torch = not (clap and tower == "audio" and config["audio_config"].get("enable_fusion"))
+        feeds = tower_feeds(model, tower, items_in) if run_ort or run_torch else None
+        if run_ort:
+            ort = {p: ort_run(s, feeds) for p, s in ort_sessions(onnx_file).items()}
             row["ort_int8"] = compare(ort["fp32"], ort["int8"])
             row["clipclap_fp32_vs_ort_fp32"] = compare(ort["fp32"], vec["fp32"])["min_cos"]
-        if not (clap and tower == "audio" and config["audio_config"].get("enable_fusion")):
+        if run_torch:
             exact, reduced = torch_run(model, tower, feeds)
             row["torch_bf16"] = compare(exact, reduced)
         results.append(row)
