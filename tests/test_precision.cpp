@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/activation_samples.h"
 #include "core/file.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
@@ -164,11 +165,13 @@ TEST(PrecisionPackFile, StaleOrBrokenIsAClearError) {
 }
 
 // A pack file records its weights' layout (blocked where this machine's GEMM prefers it, else
-// [out, in]); one written for another layout, as on another machine, is passed over and the
+// [out, in]), and an int8 one how its smoothing was chosen; one written for another layout, as
+// on another machine, or by a clipclap that did not calibrate int8, is passed over and the
 // weights are made at load, with the same vectors.
-TEST(PrecisionPackFile, AnotherLayoutIsMadeAgainAtLoad) {
+TEST(PrecisionPackFile, AnotherLayoutOrMethodIsMadeAgainAtLoad) {
   const std::string dir = scratch_bundle("layout"), weights = join_path(dir, "model.safetensors");
-  for (Precision p : {Precision::kBf16, Precision::kInt8}) {
+  for (auto [p, key] : {std::pair{Precision::kBf16, "layout"}, std::pair{Precision::kInt8, "layout"},
+                        std::pair{Precision::kInt8, "smoothing"}}) {
     auto made = load(dir, p);
     ASSERT_TRUE(made);
     ASSERT_TRUE(pack_model(dir, p).ok());
@@ -179,7 +182,10 @@ TEST(PrecisionPackFile, AnotherLayoutIsMadeAgainAtLoad) {
       ASSERT_TRUE(packed.ok()) << packed.error().message;
       std::map<std::string, std::string> meta = packed->metadata();
       EXPECT_EQ(meta["layout"], gemm_weights_layout(p));
-      meta["layout"] = std::string(gemm_weights_layout(p)) == "out,in" ? reduced_layout(p) : "out,in";
+      if (std::string(key) == "layout")
+        meta["layout"] = std::string(gemm_weights_layout(p)) == "out,in" ? reduced_layout(p) : "out,in";
+      else
+        meta.erase("smoothing");
       std::vector<TensorView> views;
       for (const std::string& name : packed->names()) {
         auto raw = packed->raw(name);
@@ -194,6 +200,15 @@ TEST(PrecisionPackFile, AnotherLayoutIsMadeAgainAtLoad) {
     EXPECT_FALSE(again->gemm_weights_mapped()) << precision_name(p);
     EXPECT_EQ(embed_all(*again), embed_all(*made)) << precision_name(p);
   }
+}
+
+// The same checkpoint gives the same int8 weights every time it is made: the calibration
+// inputs come from fixed seeds and the smoothing search sums in a fixed order.
+TEST(PrecisionPackFile, Int8IsTheSameEveryTimeItIsMade) {
+  const std::string dir = test::fixture("models/clipclap-tiny");
+  auto first = load(dir, Precision::kInt8), second = load(dir, Precision::kInt8);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(embed_all(*first), embed_all(*second));
 }
 
 TEST(Precision, NamesParseAndUnknownOnesAreErrors) {
@@ -250,6 +265,82 @@ TEST(Precision, Int8SmoothingTamesOutlierChannels) {
   std::printf("int8 relative error with outlier channels: smoothed %.4f, not smoothed %.4f\n", smoothed, plain);
   EXPECT_LT(smoothed, 0.02);
   EXPECT_LT(smoothed, plain * 0.7);
+}
+
+
+// A long pass keeps rows spread evenly over all of it (every stride-th row), at most kMaxRows,
+// and every row's magnitudes count towards the channel maxima.
+TEST(Precision, CalibrationSamplesSpreadOverThePass) {
+  const int dim = 4;
+  std::vector<float> gamma(dim, 1.0f), beta(dim, 0.0f);
+  const LayerNorm norm{gamma.data(), beta.data(), dim, 1e-5f};
+  ActivationSamples samples;
+  const int64_t calls = 7, rows = 1000;  // 7,000 rows: the stride ends at 8
+  for (int64_t c = 0; c < calls; ++c) {
+    std::vector<float> y(static_cast<size_t>(rows) * dim);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int k = 0; k < dim; ++k) y[r * dim + k] = static_cast<float>(c * rows + r) * (k == 2 ? -1 : 1);
+    samples.record(norm, y.data(), rows);
+  }
+  const ActivationSamples::Norm* n = samples.find(norm);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->stride, 8);
+  ASSERT_EQ(n->count(), (calls * rows + 7) / 8);
+  EXPECT_LE(n->count(), ActivationSamples::kMaxRows);
+  for (int64_t i = 0; i < n->count(); ++i) ASSERT_EQ(n->rows[i * dim], static_cast<float>(8 * i)) << i;
+  EXPECT_EQ(n->channel_max[2], static_cast<float>(calls * rows - 1));
+  const LayerNorm other{beta.data(), gamma.data(), dim, 1e-5f};
+  EXPECT_EQ(samples.find(other), nullptr);
+}
+
+// Real checkpoints carry outlier channels in the residual stream itself, which a layer norm's
+// gains do not show (all 1 here): smoothing from |γ| + |β| cannot see them, the calibrated
+// search (on rows recorded from the norm, then new rows of the same kind) does.
+TEST(Precision, Int8CalibrationFindsOutliersTheGainsDoNotShow) {
+  const int in = 256, out = 192;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(in) * out), gamma(in, 1.0f), beta(in, 0.0f), spread(in, 1.0f);
+  for (float& v : w) v = normal(rng) * 0.05f;
+  for (int k : {5, 60, 130, 222}) spread[k] = 30.0f;
+  auto rows_of = [&](int rows) {
+    std::vector<float> x(static_cast<size_t>(rows) * in);
+    for (int m = 0; m < rows; ++m)
+      for (int k = 0; k < in; ++k) x[static_cast<size_t>(m) * in + k] = normal(rng) * spread[k];
+    return x;
+  };
+  const LayerNorm norm{gamma.data(), beta.data(), in, 1e-5f};
+  auto samples = std::make_shared<ActivationSamples>();
+  {
+    std::vector<float> x = rows_of(300), y(x.size());
+    RecordActivations recording(*samples);
+    layer_norm(norm, x.data(), 300, y.data());
+  }
+  const fs::path file = fs::temp_directory_path() / ("clipclap_precision_calibrated_" + std::to_string(::getpid()) + ".safetensors");
+  test::remove_at_exit(file);
+  ASSERT_TRUE(write_safetensors(file.string(), std::vector<NamedTensor>{{"l.weight", {out, in}, w}}).ok());
+  auto st = SafeTensors::open(file.string());
+  ASSERT_TRUE(st.ok());
+  const int rows = 64;
+  std::vector<float> raw = rows_of(rows), x(raw.size()), exact(static_cast<size_t>(rows) * out);
+  layer_norm(norm, raw.data(), rows, x.data());
+  linear(load_linear(*st, "l", in, out, false).value(), x.data(), rows, exact.data());
+  auto error_of = [&](std::shared_ptr<const ActivationSamples> calibration) {
+    auto g = std::make_shared<GemmWeights>(Precision::kInt8);
+    g->set_calibration(std::move(calibration));
+    st->set_gemm_weights(g);
+    auto l = load_linear(*st, "l", in, out, false, &norm);
+    EXPECT_TRUE(l.ok());
+    std::vector<float> y(exact.size());
+    linear(l.value(), x.data(), rows, y.data());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) num += (y[i] - exact[i]) * (y[i] - exact[i]), den += exact[i] * exact[i];
+    return std::sqrt(num / den);
+  };
+  const double calibrated = error_of(samples), from_gains = error_of(nullptr);
+  std::printf("int8 relative error, outliers in the input: calibrated %.4f, from the gains %.4f\n", calibrated, from_gains);
+  EXPECT_LT(calibrated, 0.02);
+  EXPECT_LT(calibrated, from_gains * 0.7);
 }
 
 }  // namespace

@@ -38,21 +38,112 @@ namespace {
 
 constexpr int kWeightLevels = 127;  // s8 weights in [-127, 127]: symmetric, so no weight zero point
 
-// SmoothQuant's per-input-channel factor with α = 1/2: s_k = sqrt(range_k / max_n |W[n, k]|),
-// activations divided by it, weights multiplied. The activation range of a layer-norm output
-// channel is |γ_k| + |β_k| up to a factor common to all channels, which cancels (the row and
-// channel scales absorb it). Outliers planted through γ, as trained ViTs grow them, are what
-// this evens out; with all γ equal it only balances the weights' columns.
-std::vector<float> smoothing(const LayerNorm& norm, const float* w, int in, int out) {
+// A layer's int8 weights: W'[n, k] = round(W[n, k] · smooth_k / scale_n), scale_n from the
+// row's largest magnitude; `smooth` empty: no smoothing.
+struct Int8Weights {
+  std::vector<int8_t> q;        // [out, in]
+  std::vector<float> scale;     // [out]
+  std::vector<int32_t> sum;     // [out]: Σ_k W'[n, k]
+};
+
+Int8Weights quantise_weights(const float* w, int in, int out, const std::vector<float>& smooth) {
+  const size_t n_in = static_cast<size_t>(in);
+  Int8Weights r{std::vector<int8_t>(n_in * out), std::vector<float>(out), std::vector<int32_t>(out)};
+#pragma omp parallel for if (n_in * out >= 65536)
+  for (int n = 0; n < out; ++n) {
+    const float* row = w + n * n_in;
+    float amax = 0;
+    for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k] * (smooth.empty() ? 1.0f : smooth[k])));
+    const float s = amax > 0 && std::isfinite(amax) ? amax / kWeightLevels : 1.0f;
+    int32_t total = 0;
+    for (int k = 0; k < in; ++k) {
+      const float v = std::nearbyint(row[k] * (smooth.empty() ? 1.0f : smooth[k]) / s);
+      const int8_t qv = static_cast<int8_t>(std::clamp(std::isfinite(v) ? v : 0.0f, -127.0f, 127.0f));
+      r.q[n * n_in + k] = qv;
+      total += qv;
+    }
+    r.scale[n] = s;
+    r.sum[n] = total;
+  }
+  return r;
+}
+
+// SmoothQuant's per-input-channel factor s_k = (range_k / max_n |W[n, k]|)^α: activations are
+// divided by it, weights multiplied, so α of a channel's range moves into the weights. Empty
+// when every factor is 1 (α = 0): the layer is not smoothed at all.
+std::vector<float> smoothing_factors(const std::vector<float>& range, const float* w, int in, int out, double alpha) {
   std::vector<float> s(static_cast<size_t>(in), 1.0f), column_max(static_cast<size_t>(in), 0.0f);
   for (int n = 0; n < out; ++n)
     for (int k = 0; k < in; ++k) column_max[k] = std::max(column_max[k], std::fabs(w[static_cast<size_t>(n) * in + k]));
+  bool any = false;
   for (int k = 0; k < in; ++k) {
     const float wmax = column_max[k];
-    const float range = std::fabs(norm.gamma[k]) + (norm.beta ? std::fabs(norm.beta[k]) : 0.0f);
-    if (wmax > 0 && range > 0 && std::isfinite(range / wmax)) s[k] = std::clamp(std::sqrt(range / wmax), 1.0f / 1024, 1024.0f);
+    if (wmax > 0 && range[k] > 0 && std::isfinite(range[k] / wmax)) {
+      s[k] = std::clamp(static_cast<float>(std::pow(range[k] / wmax, alpha)), 1.0f / 1024, 1024.0f);
+      any = any || s[k] != 1.0f;
+    }
   }
-  return s;
+  return any ? s : std::vector<float>();
+}
+
+// How much to smooth a layer that reads `norm`'s output.
+// - With calibration samples of that output: range_k is each channel's measured maximum, and
+//   α is the one of kAlphas whose int8 layer (the GEMM int8 runs, on these weights) comes
+//   closest to the fp32 layer on the sampled rows, as AWQ searches its scales. Closest: the
+//   squared error of each row relative to the row's own size, summed, so that every token
+//   counts as a cosine would count it (absolute error let a few large rows decide, and the
+//   fixtures' worst cosines moved with the calibration inputs; README "Precision").
+// - Without: range_k is |γ_k| + |β_k| (the layer norm's output range up to a factor common to
+//   every channel, which the row and channel scales absorb), and α = 1/2. It catches outliers
+//   planted through γ, not those already in the normalised input.
+std::vector<float> int8_smoothing(const LayerNorm& norm, const ActivationSamples::Norm* samples, const float* w, int in,
+                                  int out, bool blocked) {
+  if (!samples || samples->dim != in || samples->count() == 0) {
+    std::vector<float> range(static_cast<size_t>(in));
+    for (int k = 0; k < in; ++k) range[k] = std::fabs(norm.gamma[k]) + (norm.beta ? std::fabs(norm.beta[k]) : 0.0f);
+    return smoothing_factors(range, w, in, out, 0.5);
+  }
+  static constexpr double kAlphas[] = {0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75};
+  const int64_t rows = samples->count();
+  Linear exact;
+  exact.weight = w;
+  exact.in = in;
+  exact.out = out;
+  std::vector<float> want(static_cast<size_t>(rows) * out), got(want.size());
+  linear(exact, samples->rows.data(), rows, want.data());
+  std::vector<float> best;
+  double best_error = INFINITY;
+  for (double alpha : kAlphas) {
+    std::vector<float> smooth = smoothing_factors(samples->channel_max, w, in, out, alpha);
+    if (alpha > 0 && smooth.empty()) continue;  // the same layer as α = 0
+    const Int8Weights q = quantise_weights(w, in, out, smooth);
+    Linear l = exact;
+    l.weight = nullptr;
+    l.precision = Precision::kInt8;
+    std::vector<uint8_t> packed;
+    if (blocked) packed = pack_reduced_weight(Precision::kInt8, q.q.data(), in, out);
+    l.reduced.q8 = blocked ? reinterpret_cast<const int8_t*>(packed.data()) : q.q.data();
+    l.reduced.blocked = blocked;
+    l.reduced.scale = q.scale.data();
+    l.reduced.column_sum = q.sum.data();
+    l.reduced.smooth = smooth.empty() ? nullptr : smooth.data();
+    linear(l, samples->rows.data(), rows, got.data());
+    std::vector<double> row_error(static_cast<size_t>(rows));
+#pragma omp parallel for
+    for (int64_t m = 0; m < rows; ++m) {
+      double e = 0, norm = 0;
+      for (int64_t n = m * out; n < (m + 1) * out; ++n)
+        e += (static_cast<double>(got[n]) - want[n]) * (static_cast<double>(got[n]) - want[n]), norm += static_cast<double>(want[n]) * want[n];
+      row_error[m] = norm > 0 ? e / norm : e;
+    }
+    double error = 0;  // summed in row order: the same choice on any number of threads
+    for (double e : row_error) error += e;
+    if (error < best_error) {
+      best_error = error;
+      best = std::move(smooth);
+    }
+  }
+  return best;
 }
 
 }  // namespace
@@ -113,30 +204,12 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
     return r;
   }
   std::vector<float> smooth;
-  if (input_norm) smooth = smoothing(*input_norm, w, in, out);
-  std::vector<int8_t> q(n_in * out);
-  std::vector<float> scale(static_cast<size_t>(out));
-  std::vector<int32_t> sum(static_cast<size_t>(out));
-#pragma omp parallel for if (n_in * out >= 65536)
-  for (int n = 0; n < out; ++n) {
-    const float* row = w + n * n_in;
-    float amax = 0;
-    for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k] * (smooth.empty() ? 1.0f : smooth[k])));
-    const float s = amax > 0 && std::isfinite(amax) ? amax / kWeightLevels : 1.0f;
-    int32_t total = 0;
-    for (int k = 0; k < in; ++k) {
-      const float v = std::nearbyint(row[k] * (smooth.empty() ? 1.0f : smooth[k]) / s);
-      const int8_t qv = static_cast<int8_t>(std::clamp(std::isfinite(v) ? v : 0.0f, -127.0f, 127.0f));
-      q[n * n_in + k] = qv;
-      total += qv;
-    }
-    scale[n] = s;
-    sum[n] = total;
-  }
-  r.scale = keep(name + ".scale", {out}, std::move(scale), "F32");
-  r.column_sum = keep(name + ".sum", {out}, std::move(sum), "I32");
+  if (input_norm) smooth = int8_smoothing(*input_norm, calibration_ ? calibration_->find(*input_norm) : nullptr, w, in, out, blocked_);
+  Int8Weights q = quantise_weights(w, in, out, smooth);
+  r.scale = keep(name + ".scale", {out}, std::move(q.scale), "F32");
+  r.column_sum = keep(name + ".sum", {out}, std::move(q.sum), "I32");
   if (!smooth.empty()) r.smooth = keep(name + ".smooth", {in}, std::move(smooth), "F32");
-  r.q8 = static_cast<const int8_t*>(keep_weight(name, in, out, q.data(), q.size(), "I8", r));
+  r.q8 = static_cast<const int8_t*>(keep_weight(name, in, out, q.q.data(), q.q.size(), "I8", r));
   return r;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/activation_samples.h"
 #include "core/result.h"
 #include "core/safetensors.h"
 
@@ -58,10 +59,13 @@ class GemmWeights {
                                                   Precision precision);
 
   Precision precision() const { return precision_; }
+  // int8: what the layer norms produced on a calibration pass at fp32 (model/calibration.h),
+  // for the layers made from now on.
+  void set_calibration(std::shared_ptr<const ActivationSamples> samples) { calibration_ = std::move(samples); }
   // The checkpoint weight `name` ([out, in], fp32) in this precision's form: from the file
   // when it has it, else made now. `input_norm`, the layer norm whose output the layer reads, if any,
-  // lets int8 shift scale from outlier activation channels into the weights (SmoothQuant,
-  // with |γ| + |β| standing for each channel's range, so no calibration data is needed).
+  // lets int8 shift scale from outlier activation channels into the weights (SmoothQuant; see
+  // int8_smoothing in the .cpp for how much, with or without calibration samples).
   // `stored`: the tensor's shape in the checkpoint when it is not [out, in] (a convolution's
   // [out, C, kh, kw], read as [out, C·kh·kw]). `fp32`: this layer stays exact (packed only).
   Result<ReducedLinear> reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
@@ -82,6 +86,7 @@ class GemmWeights {
   Result<bool> from_file(const std::string& name, int in, int out, Precision precision, ReducedLinear& r) const;
 
   Precision precision_;
+  std::shared_ptr<const ActivationSamples> calibration_;
   bool blocked_;  // the bf16 / int8 weights are in reduced_layout (gemm_weights_layout)
   std::unique_ptr<SafeTensors> file_;
   mutable std::deque<std::vector<uint8_t>> owned_;  // deque: element addresses stay stable

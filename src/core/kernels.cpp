@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/activation_samples.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 // glibc's libmvec: 16-lane expf and erff (within 4 ulp). Scalar expf/erff dominated the
@@ -80,6 +82,7 @@ void layer_norm(const LayerNorm& ln, const float* x, int64_t rows, float* y) {
     const float inv = static_cast<float>(1.0 / std::sqrt(var / d + ln.eps));
     for (i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * inv * ln.gamma[i] + ln.beta[i];
   }
+  if (ActivationSamples* samples = recorded_activations()) samples->record(ln, y, rows);
 }
 
 Result<BatchNorm> load_batch_norm(SafeTensors& w, const std::string& prefix, int channels, float eps) {

@@ -13,6 +13,9 @@ namespace cc {
 
 namespace {
 constexpr const char* kFormat = "clipclap-packed-weights";
+// How an int8 file's smoothing was chosen (GemmWeights::reduce). Files from before calibration
+// lack it; their weights are made anew at load, as for another layout.
+constexpr const char* kInt8Smoothing = "calibrated";
 
 bool is_linear_weight(const SafeTensors::Raw& t, const std::string& name) {
   const bool named = name.ends_with(".weight");
@@ -53,7 +56,9 @@ Result<PackedSummary> write_packed_weights(const std::string& weights_path) {
 }
 
 void release_checkpoint_pages(const SafeTensors& weights) {
-  if (weights.gemm_weights() && !weights.gemm_weights()->mapped()) weights.release_pages();
+  if (!weights.gemm_weights() || weights.gemm_weights()->mapped()) return;
+  weights.release_pages();
+  weights.gemm_weights()->set_calibration(nullptr);
 }
 
 std::string gemm_weights_path(const std::string& weights_path, Precision precision) {
@@ -69,8 +74,10 @@ Status write_gemm_weights(const std::string& weights_path, Precision precision, 
   std::vector<TensorView> ordered = tensors;
   auto width = [](const TensorView& t) { return t.dtype == "I8" ? 1 : t.dtype == "BF16" ? 2 : 4; };
   std::stable_sort(ordered.begin(), ordered.end(), [&](const TensorView& a, const TensorView& b) { return width(a) > width(b); });
-  return write_safetensors(path, ordered, {{"format", kFormat}, {"precision", precision_name(precision)}, {"source", stamp},
-                                           {"layout", gemm_weights_layout(precision)}});
+  std::map<std::string, std::string> meta = {
+      {"format", kFormat}, {"precision", precision_name(precision)}, {"source", stamp}, {"layout", gemm_weights_layout(precision)}};
+  if (precision == Precision::kInt8) meta["smoothing"] = kInt8Smoothing;
+  return write_safetensors(path, ordered, meta);
 }
 
 Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes, const WeightOptions& options) {
@@ -88,8 +95,10 @@ Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string
   if (!mapped.ok()) return error(mapped.error().message + fix);
   const auto& meta = (*mapped)->metadata();
   auto field = [&](const char* key) { auto it = meta.find(key); return it == meta.end() ? std::string() : it->second; };
-  if (field("format") == kFormat && field("precision") == precision_name(precision) && field("layout") != gemm_weights_layout(precision)) {
-    // written on a machine whose GEMM reads another layout: the weights are made anew here
+  if (field("format") == kFormat && field("precision") == precision_name(precision) &&
+      (field("layout") != gemm_weights_layout(precision) || (precision == Precision::kInt8 && field("smoothing") != kInt8Smoothing))) {
+    // written on a machine whose GEMM reads another layout, or before int8 was calibrated: the
+    // weights are made anew here
     weights.set_gemm_weights(std::make_shared<GemmWeights>(precision));
     return Ok{};
   }

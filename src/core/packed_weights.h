@@ -50,8 +50,8 @@ std::string gemm_weights_path(const std::string& weights_path, Precision precisi
 Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string>& prefixes,
                              const WeightOptions& options = {});
 
-// After the towers loaded: when the GEMM's weights were made in memory, the checkpoint pages
-// read to make them are dropped from RSS (MappedFile::release_pages).
+// After the towers loaded: when the GEMM's weights were made in memory, what making them took
+// is let go: the checkpoint pages read (MappedFile::release_pages) and int8's calibration samples.
 void release_checkpoint_pages(const SafeTensors& weights);
 
 // Writes the bf16 or int8 weights a loaded model made (GemmWeights::tensors of its towers)

@@ -67,6 +67,7 @@ class SafeTensors {
   // file beside this one or made at load; null when the GEMM reads them as they are here.
   GemmWeights* gemm_weights() const { return gemm_weights_.get(); }
   void set_gemm_weights(std::shared_ptr<GemmWeights> w) { gemm_weights_ = std::move(w); }
+  std::shared_ptr<GemmWeights> take_gemm_weights() { return std::move(gemm_weights_); }  // and read the checkpoint as it is
 
  private:
   struct Entry {

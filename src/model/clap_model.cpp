@@ -9,6 +9,7 @@
 #include "core/file.h"
 #include "core/packed_weights.h"
 #include "core/kernels.h"
+#include "model/calibration.h"
 #include "model/model_kind.h"
 
 namespace cc {
@@ -50,6 +51,18 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir, const
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
   if (auto st = attach_packed_weights(m->weights_, prefixes, options); !st.ok()) return in_dir(st.error());
+  auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
+    CC_TRY(HtsatTower tower, HtsatTower::load(m->weights_, tower_config.value()));
+    const size_t per_frame = static_cast<size_t>(tower_config->num_mel_bins) * tower_config->channels();
+    for (const Audio& clip : calibration_clips(pre->sampling_rate)) {
+      CC_TRY(ClipFeatures f, m->clip_features(clip, {}));
+      const size_t per_window = f.mel.size() / f.windows;
+      for (int w = 0; w < f.windows; ++w)  // one at a time: a batch's clips would run on several threads
+        CC_CHECK(tower.embed(f.mel.data() + w * per_window, 1, static_cast<int>(per_window / per_frame)));
+    }
+    return Ok{};
+  });
+  if (!calibrated.ok()) return in_dir(calibrated.error());
   auto tower = HtsatTower::load(m->weights_, tower_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();

@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "core/file.h"
 #include "core/packed_weights.h"
+#include "model/calibration.h"
 #include "model/model_kind.h"
 
 namespace cc {
@@ -50,6 +53,24 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
     return error("model " + dir + ": preprocessor produces " + std::to_string(out[0]) + "x" + std::to_string(out[1]) +
                  " pixels but the vision tower takes " + std::to_string(vision_config->image_size));
 
+  auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
+    CC_TRY(ClipTextTower text, ClipTextTower::load(m->weights_, text_config.value()));
+    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_positions));  // bos, eos
+    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends.front(), ends.back(), {}, text_config->max_positions))
+      CC_CHECK(text.embed(batch));
+    CC_TRY(ClipVisionTower vision, ClipVisionTower::load(m->weights_, vision_config.value()));
+    const std::vector<Image> images = calibration_images();
+    for (size_t i = 0; i < images.size(); i += 4) {
+      std::vector<float> pixels;
+      for (size_t j = i; j < std::min(i + 4, images.size()); ++j) {
+        CC_TRY(std::vector<float> p, m->pixel_values(images[j]));
+        pixels.insert(pixels.end(), p.begin(), p.end());
+      }
+      vision.embed(pixels.data(), static_cast<int>(std::min<size_t>(4, images.size() - i)));
+    }
+    return Ok{};
+  });
+  if (!calibrated.ok()) return in_dir(calibrated.error());
   auto text = ClipTextTower::load(m->weights_, text_config.value());
   if (!text.ok()) return in_dir(text.error());
   m->text_ = std::move(text).value();
