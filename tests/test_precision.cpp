@@ -229,6 +229,15 @@ TEST(Precision, Bfloat16RoundsToNearestEven) {
   EXPECT_EQ(float_to_bfloat16(INFINITY), 0x7f80);
 }
 
+// |y - exact| / |exact| of a layer's output on x.
+double relative_error(const Linear& l, const std::vector<float>& x, int rows, const std::vector<float>& exact) {
+  std::vector<float> y(exact.size());
+  linear(l, x.data(), rows, y.data());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < y.size(); ++i) num += (y[i] - exact[i]) * (y[i] - exact[i]), den += exact[i] * exact[i];
+  return std::sqrt(num / den);
+}
+
 // One layer on activations with planted outlier channels (20-50x, through the layer norm's
 // gains, as trained ViTs have them): int8 with smoothing stays close to fp32; without the
 // norm to smooth by, the same layer is measurably worse.
@@ -255,11 +264,7 @@ TEST(Precision, Int8SmoothingTamesOutlierChannels) {
     st->set_gemm_weights(std::make_shared<GemmWeights>(Precision::kInt8));
     auto l = load_linear(*st, "l", in, out, true, input_norm);
     EXPECT_TRUE(l.ok());
-    std::vector<float> y(exact.size());
-    linear(l.value(), x.data(), rows, y.data());
-    double num = 0, den = 0;
-    for (size_t i = 0; i < y.size(); ++i) num += (y[i] - exact[i]) * (y[i] - exact[i]), den += exact[i] * exact[i];
-    return std::sqrt(num / den);
+    return l.ok() ? relative_error(l.value(), x, rows, exact) : 1.0;
   };
   const double smoothed = error_of(&norm), plain = error_of(nullptr);
   std::printf("int8 relative error with outlier channels: smoothed %.4f, not smoothed %.4f\n", smoothed, plain);
@@ -331,11 +336,7 @@ TEST(Precision, Int8CalibrationFindsOutliersTheGainsDoNotShow) {
     st->set_gemm_weights(g);
     auto l = load_linear(*st, "l", in, out, false, &norm);
     EXPECT_TRUE(l.ok());
-    std::vector<float> y(exact.size());
-    linear(l.value(), x.data(), rows, y.data());
-    double num = 0, den = 0;
-    for (size_t i = 0; i < y.size(); ++i) num += (y[i] - exact[i]) * (y[i] - exact[i]), den += exact[i] * exact[i];
-    return std::sqrt(num / den);
+    return l.ok() ? relative_error(l.value(), x, rows, exact) : 1.0;
   };
   const double calibrated = error_of(samples), from_gains = error_of(nullptr);
   std::printf("int8 relative error, outliers in the input: calibrated %.4f, from the gains %.4f\n", calibrated, from_gains);
