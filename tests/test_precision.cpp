@@ -273,14 +273,19 @@ TEST(Precision, Int8SmoothingTamesOutlierChannels) {
 }
 
 
-// A long pass keeps rows spread evenly over all of it (every stride-th row), at most kMaxRows,
+// A long pass keeps rows spread evenly over all of it (every stride-th row), at most max_rows,
 // and every row's magnitudes count towards the channel maxima.
 TEST(Precision, CalibrationSamplesSpreadOverThePass) {
-  const int dim = 4;
+  // the same 2 MB of rows whatever the width, and never fewer than 1,024
+  EXPECT_EQ(ActivationSamples::max_rows(768), 1024);
+  EXPECT_EQ(ActivationSamples::max_rows(512), 1024);
+  EXPECT_EQ(ActivationSamples::max_rows(128), 4096);
+  EXPECT_EQ(ActivationSamples::max_rows(16), 32768);
+  const int dim = 512;
   std::vector<float> gamma(dim, 1.0f), beta(dim, 0.0f);
   const LayerNorm norm{gamma.data(), beta.data(), dim, 1e-5f};
   ActivationSamples samples;
-  const int64_t calls = 7, rows = 1000;  // 7,000 rows: the stride ends at 8
+  const int64_t calls = 7, rows = 1000;  // 7,000 rows of 1,024 at most: the stride ends at 8
   for (int64_t c = 0; c < calls; ++c) {
     std::vector<float> y(static_cast<size_t>(rows) * dim);
     for (int64_t r = 0; r < rows; ++r)
@@ -291,7 +296,7 @@ TEST(Precision, CalibrationSamplesSpreadOverThePass) {
   ASSERT_NE(n, nullptr);
   EXPECT_EQ(n->stride, 8);
   ASSERT_EQ(n->count(), (calls * rows + 7) / 8);
-  EXPECT_LE(n->count(), ActivationSamples::kMaxRows);
+  EXPECT_LE(n->count(), ActivationSamples::max_rows(dim));
   for (int64_t i = 0; i < n->count(); ++i) ASSERT_EQ(n->rows[i * dim], static_cast<float>(8 * i)) << i;
   EXPECT_EQ(n->channel_max[2], static_cast<float>(calls * rows - 1));
   const LayerNorm other{beta.data(), gamma.data(), dim, 1e-5f};

@@ -17,14 +17,18 @@ class ActivationSamples {
   struct Norm {
     int dim = 0;
     std::vector<float> channel_max;  // [dim]: max |y_k| over every row recorded
-    std::vector<float> rows;         // [n, dim]: every stride-th row recorded, at most kMaxRows
+    std::vector<float> rows;         // [n, dim]: every stride-th row recorded, at most max_rows(dim)
     int64_t seen = 0, stride = 1;
     int64_t count() const { return dim > 0 ? static_cast<int64_t>(rows.size()) / dim : 0; }
   };
-  // Rows are kept evenly spread over the whole pass, whatever its length: when kMaxRows are
+  // Rows are kept evenly spread over the whole pass, whatever its length: when max_rows are
   // held, every other one is dropped and the stride doubles. The smoothing search runs the
-  // layer on them once per candidate (1,024 rows of CLIP ViT-B/32 cost ~1 s at load).
-  static constexpr int64_t kMaxRows = 1024;
+  // layer on them once per candidate, so what it costs grows with rows · dim: 1,024 rows of
+  // the full-size towers (512-768 wide; ~2 s of CLIP ViT-B/32's load), and as many more as fit
+  // in the same 2 MB for narrower norms (HTSAT's first stage, the tiny fixtures, whose min
+  // cosine moved by up to 0.009 between 1,024 and 4,096 rows).
+  static constexpr int64_t kMinRows = 1024, kMaxFloats = int64_t{1} << 19;
+  static int64_t max_rows(int dim);  // a power of two, at least kMinRows
 
   void record(const LayerNorm& ln, const float* y, int64_t rows);
   // The samples of a layer norm, known by its gains' address (the same SafeTensors maps the
