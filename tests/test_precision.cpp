@@ -14,6 +14,7 @@
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/packed_weights.h"
+#include "model/calibration.h"
 #include "model/embedder.h"
 #include "model/pack_model.h"
 #include "test_util.h"
@@ -347,6 +348,38 @@ TEST(Precision, Int8CalibrationFindsOutliersTheGainsDoNotShow) {
   std::printf("int8 relative error, outliers in the input: calibrated %.4f, from the gains %.4f\n", calibrated, from_gains);
   EXPECT_LT(calibrated, 0.02);
   EXPECT_LT(calibrated, from_gains * 0.7);
+}
+
+// The calibration texts fit the tower whatever its vocabulary and positions: framed as the
+// empty text is, never a special id, never longer than max_tokens, one length per batch.
+TEST(Precision, CalibrationTokensFitTheTower) {
+  for (auto [vocab, ends, specials, max_tokens] :
+       {std::tuple{49408, std::vector<int32_t>{49406, 49407}, std::vector<int32_t>{}, 77},
+        std::tuple{1000, std::vector<int32_t>{0, 2}, std::vector<int32_t>{1}, 7},
+        std::tuple{3, std::vector<int32_t>{0, 2}, std::vector<int32_t>{1}, 77},  // no ordinary id left
+        std::tuple{50, std::vector<int32_t>{}, std::vector<int32_t>{}, 4}}) {
+    const auto batches = calibration_token_ids(vocab, ends, specials, max_tokens);
+    size_t sequences = 0;
+    for (const auto& batch : batches) {
+      ASSERT_FALSE(batch.empty());
+      for (const auto& ids : batch) {
+        ++sequences;
+        EXPECT_EQ(ids.size(), batch[0].size());
+        EXPECT_LE(static_cast<int>(ids.size()), max_tokens);
+        ASSERT_FALSE(ids.empty());
+        if (!ends.empty()) {
+          EXPECT_EQ(ids.front(), ends.front());
+          EXPECT_EQ(ids.back(), ends.back());
+        }
+        for (size_t t = ends.empty() ? 0 : 1; t + (ends.empty() ? 0 : 1) < ids.size(); ++t) {
+          EXPECT_GE(ids[t], 0);
+          EXPECT_LT(ids[t], vocab);
+          EXPECT_EQ(std::count(ends.begin(), ends.end(), ids[t]) + std::count(specials.begin(), specials.end(), ids[t]), 0);
+        }
+      }
+    }
+    EXPECT_EQ(sequences, static_cast<size_t>(kCalibrationSequences)) << vocab;
+  }
 }
 
 }  // namespace

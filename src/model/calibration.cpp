@@ -32,20 +32,26 @@ Status calibrate_int8(SafeTensors& weights, const std::function<Status()>& fp32_
   return Ok{};
 }
 
-std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, int32_t bos, int32_t eos,
+std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, const std::vector<int32_t>& ends,
                                                                      const std::vector<int32_t>& specials, int max_tokens) {
+  auto ordinary = [&](int32_t id) {  // drawn from: not the empty text's, not the specials
+    return std::find(ends.begin(), ends.end(), id) == ends.end() && std::find(specials.begin(), specials.end(), id) == specials.end();
+  };
+  bool any = false;
+  for (int32_t id = 0; id < vocab && !any; ++id) any = ordinary(id);
+  const int room = any ? max_tokens - static_cast<int>(ends.size()) : 0;
+  const int lengths = std::clamp(room, 1, kCalibrationLengths);
   std::mt19937 rng(20261129);
-  const int lengths = std::clamp(max_tokens - 2, 1, kCalibrationLengths);
   std::vector<std::vector<std::vector<int32_t>>> batches(lengths);
   for (int i = 0; i < kCalibrationSequences; ++i) {
-    const int length = std::min(1 + i % lengths, std::max(max_tokens - 2, 0));
-    std::vector<int32_t> ids = {bos};
-    while (static_cast<int>(ids.size()) <= length) {
-      const auto id = static_cast<int32_t>(rng() % static_cast<uint32_t>(std::max(vocab, 1)));
-      if (id != bos && id != eos && std::find(specials.begin(), specials.end(), id) == specials.end()) ids.push_back(id);
+    const int length = std::min(1 + i % lengths, std::max(room, 0));
+    std::vector<int32_t> ids(ends.begin(), ends.end() - (ends.empty() ? 0 : 1));  // all but the last: <s>, ...
+    for (int t = 0; t < length;) {
+      const auto id = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
+      if (ordinary(id)) ids.push_back(id), ++t;
     }
-    ids.push_back(eos);
-    batches[i % lengths].push_back(std::move(ids));
+    if (!ends.empty()) ids.push_back(ends.back());  // </s>
+    if (!ids.empty()) batches[i % lengths].push_back(std::move(ids));
   }
   return batches;
 }

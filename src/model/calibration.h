@@ -22,13 +22,14 @@ namespace cc {
 // int8 weights. Otherwise does nothing.
 Status calibrate_int8(SafeTensors& weights, const std::function<Status()>& fp32_pass);
 
-// 256 token sequences: `bos`, 1 to 18 ids from [0, vocab) other than `specials` (fewer where
-// `max_tokens` is smaller), then `eos`; in batches of one length (padding rows would be
-// recorded too).
+// 256 token sequences: the empty text's tokens (`ends`: <s> </s>, or however the tokenizer
+// frames a text) around 1 to 18 ids drawn from [0, vocab) less `ends` and `specials` (fewer where
+// `max_tokens` leaves less room, none where no id is left), in batches of one length (the rows
+// of padding would be recorded too).
 constexpr int kCalibrationSequences = 256, kCalibrationLengths = 18;
-std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, int32_t bos, int32_t eos,
+std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, const std::vector<int32_t>& ends,
                                                                      const std::vector<int32_t>& specials, int max_tokens);
-// 16 images of 96x96: smooth colour fields, some with hard-edged boxes, some with noise.
+// 64 images of 96x96: smooth colour fields, some with hard-edged boxes, some with noise.
 std::vector<Image> calibration_images();
 // 4 clips of 10 s at `rate`: noise under an envelope, a chord, clicks, a chirp broken by silence.
 std::vector<Audio> calibration_clips(int rate);

@@ -24,9 +24,8 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   if (auto st = attach_packed_weights(m->weights_, prefixes, options); !st.ok()) return in_dir(st.error());
   auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
     CC_TRY(ClapTextTower tower, ClapTextTower::load(m->weights_, text_config.value()));
-    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_tokens()));  // <s>, </s>
-    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends.front(), ends.back(), {text_config->pad_token_id},
-                                                   text_config->max_tokens()))
+    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_tokens()));
+    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends, {text_config->pad_token_id}, text_config->max_tokens()))
       CC_CHECK(tower.embed(batch));
     return Ok{};
   });

@@ -55,8 +55,8 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
 
   auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
     CC_TRY(ClipTextTower text, ClipTextTower::load(m->weights_, text_config.value()));
-    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_positions));  // bos, eos
-    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends.front(), ends.back(), {}, text_config->max_positions))
+    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_positions));
+    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends, {}, text_config->max_positions))
       CC_CHECK(text.embed(batch));
     CC_TRY(ClipVisionTower vision, ClipVisionTower::load(m->weights_, vision_config.value()));
     const std::vector<Image> images = calibration_images();
