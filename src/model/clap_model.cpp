@@ -56,6 +56,7 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir, const
     const size_t per_frame = static_cast<size_t>(tower_config->num_mel_bins) * tower_config->channels();
     for (const Audio& clip : calibration_clips(pre->sampling_rate)) {
       CC_TRY(ClipFeatures f, m->clip_features(clip, {}));
+      if (f.windows == 0) continue;
       const size_t per_window = f.mel.size() / f.windows;
       for (int w = 0; w < f.windows; ++w)  // one at a time: a batch's clips would run on several threads
         CC_CHECK(tower.embed(f.mel.data() + w * per_window, 1, static_cast<int>(per_window / per_frame)));
