@@ -86,7 +86,13 @@ std::vector<float> smoothing_factors(const std::vector<float>& range, const floa
   return any ? s : std::vector<float>();
 }
 
-// How much to smooth a layer that reads `norm`'s output.
+// A layer's smoothing factors (empty: none) and its int8 weights made with them.
+struct SmoothedInt8 {
+  std::vector<float> smooth;
+  Int8Weights weights;
+};
+
+// How much to smooth a layer that reads `norm`'s output, and the weights that gives.
 // - With calibration samples of that output: range_k is each channel's measured maximum, and
 //   α is the one of kAlphas whose int8 layer (the GEMM int8 runs, on these weights) comes
 //   closest to the fp32 layer on the sampled rows, as AWQ searches its scales. Closest: the
@@ -96,12 +102,14 @@ std::vector<float> smoothing_factors(const std::vector<float>& range, const floa
 // - Without: range_k is |γ_k| + |β_k| (the layer norm's output range up to a factor common to
 //   every channel, which the row and channel scales absorb), and α = 1/2. It catches outliers
 //   planted through γ, not those already in the normalised input.
-std::vector<float> int8_smoothing(const LayerNorm& norm, const ActivationSamples::Norm* samples, const float* w, int in,
-                                  int out, bool blocked) {
+SmoothedInt8 int8_smoothing(const LayerNorm& norm, const ActivationSamples::Norm* samples, const float* w, int in, int out,
+                            bool blocked) {
   if (!samples || samples->dim != in || samples->count() == 0) {
     std::vector<float> range(static_cast<size_t>(in));
     for (int k = 0; k < in; ++k) range[k] = std::fabs(norm.gamma[k]) + (norm.beta ? std::fabs(norm.beta[k]) : 0.0f);
-    return smoothing_factors(range, w, in, out, 0.5);
+    std::vector<float> smooth = smoothing_factors(range, w, in, out, 0.5);
+    Int8Weights q = quantise_weights(w, in, out, smooth);
+    return {std::move(smooth), std::move(q)};
   }
   static constexpr double kAlphas[] = {0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75};
   const int64_t rows = samples->count();
@@ -111,12 +119,12 @@ std::vector<float> int8_smoothing(const LayerNorm& norm, const ActivationSamples
   exact.out = out;
   std::vector<float> want(static_cast<size_t>(rows) * out), got(want.size());
   linear(exact, samples->rows.data(), rows, want.data());
-  std::vector<float> best;
+  SmoothedInt8 best;
   double best_error = INFINITY;
   for (double alpha : kAlphas) {
     std::vector<float> smooth = smoothing_factors(samples->channel_max, w, in, out, alpha);
     if (alpha > 0 && smooth.empty()) continue;  // the same layer as α = 0
-    const Int8Weights q = quantise_weights(w, in, out, smooth);
+    Int8Weights q = quantise_weights(w, in, out, smooth);
     Linear l = exact;
     l.weight = nullptr;
     l.precision = Precision::kInt8;
@@ -131,16 +139,16 @@ std::vector<float> int8_smoothing(const LayerNorm& norm, const ActivationSamples
     std::vector<double> row_error(static_cast<size_t>(rows));
 #pragma omp parallel for
     for (int64_t m = 0; m < rows; ++m) {
-      double e = 0, norm = 0;
+      double e = 0, size = 0;
       for (int64_t n = m * out; n < (m + 1) * out; ++n)
-        e += (static_cast<double>(got[n]) - want[n]) * (static_cast<double>(got[n]) - want[n]), norm += static_cast<double>(want[n]) * want[n];
-      row_error[m] = norm > 0 ? e / norm : e;
+        e += (static_cast<double>(got[n]) - want[n]) * (static_cast<double>(got[n]) - want[n]), size += static_cast<double>(want[n]) * want[n];
+      row_error[m] = size > 0 ? e / size : e;
     }
     double error = 0;  // summed in row order: the same choice on any number of threads
     for (double e : row_error) error += e;
     if (error < best_error) {
       best_error = error;
-      best = std::move(smooth);
+      best = {std::move(smooth), std::move(q)};
     }
   }
   return best;
@@ -203,9 +211,10 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
     }
     return r;
   }
-  std::vector<float> smooth;
-  if (input_norm) smooth = int8_smoothing(*input_norm, calibration_ ? calibration_->find(*input_norm) : nullptr, w, in, out, blocked_);
-  Int8Weights q = quantise_weights(w, in, out, smooth);
+  SmoothedInt8 layer = input_norm ? int8_smoothing(*input_norm, calibration_ ? calibration_->find(*input_norm) : nullptr, w, in, out, blocked_)
+                                   : SmoothedInt8{{}, quantise_weights(w, in, out, {})};
+  std::vector<float>& smooth = layer.smooth;
+  Int8Weights& q = layer.weights;
   r.scale = keep(name + ".scale", {out}, std::move(q.scale), "F32");
   r.column_sum = keep(name + ".sum", {out}, std::move(q.sum), "I32");
   if (!smooth.empty()) r.smooth = keep(name + ".smooth", {in}, std::move(smooth), "F32");
