@@ -2,6 +2,7 @@
 // the embedding server until SIGTERM (see server/server.h).
 #include <cstdio>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -195,7 +196,9 @@ int cmd_serve(int argc, char** argv) {
     auto chosen = model_precision.find(name);
     weight_options.precision = chosen == model_precision.end() ? default_precision : chosen->second;
     weight_options.pack_at_load = !args->has("no-pack");
+    const auto load_start = std::chrono::steady_clock::now();
     auto loaded = Embedder::load(dir, weight_options);
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (!loaded.ok()) {
       if (args->has("model")) return fail(loaded.error().message, 1);
       std::fprintf(stderr, "skipped %s: %s\n", dir.c_str(), loaded.error().message.c_str());
@@ -208,8 +211,18 @@ int cmd_serve(int argc, char** argv) {
     m.model = std::move(loaded).value();
     const Precision precision = m.model->precision();
     std::string packed;
-    if (m.model->packed_weight_bytes() > 0)
-      packed = m.model->gemm_weights_mapped() ? ", packed weights mapped" : ", weights packed at load";
+    if (m.model->packed_weight_bytes() > 0 && m.model->gemm_weights_mapped()) {
+      packed = ", packed weights mapped";
+    } else if (m.model->packed_weight_bytes() > 0) {
+      packed = ", weights packed at load";
+      // int8's calibration pass makes this take seconds on a full-size model; a pack file is mapped in ~0.1 s.
+      if (precision != Precision::kFp32 && load_seconds >= 1.0) {
+        char took[32];
+        std::snprintf(took, sizeof took, " in %.1f s", load_seconds);
+        packed += took + std::string(" (`clipclap pack --model ") + dir + " --precision " + precision_name(precision) +
+                  "` once would map them instead)";
+      }
+    }
     else if (precision == Precision::kFp32 && gemm_prefers_packed_layout())
       packed = " (`clipclap pack --model " + dir + "` once would speed up short texts)";
     if (precision == Precision::kBf16 && !bf16_gemm_native()) packed += " (this CPU has no bf16 GEMM: fp32 speed)";
