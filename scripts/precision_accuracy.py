@@ -12,6 +12,9 @@ would run it; every tower but a fused CLAP's audio). Each reduced precision is c
 own engine's fp32:
   - min and median cosine over the items;
   - R@1 agreement: the share of items whose nearest neighbour among the others is the same.
+"Weights alone" (transformers, where it runs) rounds only the encoder's linear weights to
+nearest, bf16 or int8 per output channel, with every activation exact: a floor for any method
+that rounds the weights so (int8's smoothing changes which weights are rounded, so for it a guide).
 Inputs (generated, deterministic): images of random shapes and gradients (PNG), captions from
 templates, sounds of tones, chirps and noise bursts (WAV at the model's sampling rate).
 ONNX Runtime reads the model's onnx/ directory when it has one (the bench models), else the
@@ -163,9 +166,31 @@ def tower_feeds(model: Path, tower: str, items_in):
     return {"input_features": np.concatenate(feats).astype(np.float32)}
 
 
+def encoder_linears(module, tower: str):
+    """The linear layers clipclap runs in bf16 / int8: the encoder's, without the patch embedding
+    and the projections, which stay fp32 (README "Precision")."""
+    import torch
+    m = module.model
+    encoder = {"image": lambda: m.vision_model.encoder, "text": lambda: m.text_model.encoder,
+               "audio": lambda: m.audio_model.audio_encoder.layers}[tower]()
+    return [layer for layer in encoder.modules() if isinstance(layer, torch.nn.Linear)]
+
+
+def round_weights(weight, precision: str):
+    """Round to nearest: bf16 as torch's .to(bfloat16); int8 symmetric per output channel, 127 levels."""
+    import torch
+    if precision == "bf16":
+        return weight.to(torch.bfloat16).float()
+    scale = weight.abs().amax(1, keepdim=True) / 127
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return torch.round(weight / scale) * scale
+
+
 def torch_run(model: Path, tower: str, feeds):
     """transformers' own vectors at fp32 and under torch.autocast(bfloat16), PyTorch's bf16 inference:
-    the peer for bf16, as ONNX Runtime's quantize_dynamic is for int8."""
+    the peer for bf16, as ONNX Runtime's quantize_dynamic is for int8. And the vectors with only the
+    encoder's weights rounded (bf16, int8) and every activation exact: the error any method that
+    rounds the weights to nearest starts from, which no handling of the activations can undo."""
     import torch
     from make_bench_model import AudioFeatures, ImageFeatures, TextFeatures
     from transformers import AutoModel, ClapAudioModelWithProjection
@@ -176,14 +201,24 @@ def torch_run(model: Path, tower: str, feeds):
         module = ImageFeatures(whole) if tower == "image" else TextFeatures(whole)
     module.eval()
     n = len(next(iter(feeds.values())))
-    out = {}
-    for precision in ("fp32", "bf16"):
+
+    def run(autocast: bool):
         rows = []
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             for i in range(0, n, 16):
                 rows.append(module(**{k: torch.from_numpy(v[i:i + 16]) for k, v in feeds.items()}).float().numpy())
-        out[precision] = np.concatenate(rows)
-    return out["fp32"], out["bf16"]
+        return np.concatenate(rows)
+
+    out = {"fp32": run(False), "bf16": run(True)}
+    layers = encoder_linears(module, tower)
+    exact = [layer.weight.data.clone() for layer in layers]
+    for precision in ("bf16", "int8"):
+        for layer, w in zip(layers, exact):
+            layer.weight.data = round_weights(w, precision)
+        out["weights_" + precision] = run(False)
+        for layer, w in zip(layers, exact):
+            layer.weight.data = w.clone()
+    return out
 
 
 def study(model: Path, binary: Path, inputs, items: int, work: Path):
@@ -227,13 +262,17 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
             row["ort_int8"] = compare(ort["fp32"], ort["int8"])
             row["clipclap_fp32_vs_ort_fp32"] = compare(ort["fp32"], vec["fp32"])["min_cos"]
         if run_torch:
-            exact, reduced = torch_run(model, tower, feeds)
-            row["torch_bf16"] = compare(exact, reduced)
+            vectors = torch_run(model, tower, feeds)
+            row["torch_bf16"] = compare(vectors["fp32"], vectors["bf16"])
+            for p in ("bf16", "int8"):
+                row["weights_alone_" + p] = compare(vectors["fp32"], vectors["weights_" + p])
         results.append(row)
         fmt = lambda r: f"min {r['min_cos']:.5f} median {r['median_cos']:.6f} R@1 {r['r1_agreement']:.3f}"
         print(f"{model.name} {tower}: bf16 {fmt(row['clipclap_bf16'])} | int8 {fmt(row['clipclap_int8'])}"
               + (f" | ORT int8 {fmt(row['ort_int8'])}" if "ort_int8" in row else "")
-              + (f" | torch bf16 {fmt(row['torch_bf16'])}" if "torch_bf16" in row else ""), flush=True)
+              + (f" | torch bf16 {fmt(row['torch_bf16'])}" if "torch_bf16" in row else "")
+              + (f" | weights alone: bf16 min {row['weights_alone_bf16']['min_cos']:.5f}, "
+                 f"int8 min {row['weights_alone_int8']['min_cos']:.5f}" if "weights_alone_bf16" in row else ""), flush=True)
     return results
 
 
