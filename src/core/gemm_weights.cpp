@@ -1,6 +1,7 @@
 #include "core/gemm_weights.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -49,18 +50,26 @@ struct Int8Weights {
 Int8Weights quantise_weights(const float* w, int in, int out, const std::vector<float>& smooth) {
   const size_t n_in = static_cast<size_t>(in);
   Int8Weights r{std::vector<int8_t>(n_in * out), std::vector<float>(out), std::vector<int32_t>(out)};
+  const std::vector<float> ones(smooth.empty() ? n_in : 0, 1.0f);
+  const float* factor = smooth.empty() ? ones.data() : smooth.data();
+  // The loops are written for the vectoriser (omp simd): this runs for every layer and, with
+  // calibration, for every α tried, a good part of an int8 model's load.
 #pragma omp parallel for if (n_in * out >= 65536)
   for (int n = 0; n < out; ++n) {
     const float* row = w + n * n_in;
+    int8_t* q = r.q.data() + n * n_in;
     float amax = 0;
-    for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k] * (smooth.empty() ? 1.0f : smooth[k])));
-    const float s = amax > 0 && std::isfinite(amax) ? amax / kWeightLevels : 1.0f;
+#pragma omp simd reduction(max : amax)
+    for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(row[k] * factor[k]));
+    const float levels = kWeightLevels;
+    const float s = amax > 0 && std::isfinite(amax) ? amax / levels : 1.0f;
     int32_t total = 0;
+#pragma omp simd reduction(+ : total)
     for (int k = 0; k < in; ++k) {
-      const float v = std::nearbyint(row[k] * (smooth.empty() ? 1.0f : smooth[k]) / s);
-      const int8_t qv = static_cast<int8_t>(std::clamp(std::isfinite(v) ? v : 0.0f, -127.0f, 127.0f));
-      r.q[n * n_in + k] = qv;
-      total += qv;
+      float v = std::nearbyint(row[k] * factor[k] / s);
+      v = std::fabs(v) <= levels ? v : (std::fabs(v) <= FLT_MAX ? std::copysign(levels, v) : 0.0f);  // ±inf, NaN: 0
+      q[k] = static_cast<int8_t>(v);
+      total += static_cast<int32_t>(v);
     }
     r.scale[n] = s;
     r.sum[n] = total;
@@ -139,9 +148,15 @@ SmoothedInt8 int8_smoothing(const LayerNorm& norm, const ActivationSamples::Norm
     std::vector<double> row_error(static_cast<size_t>(rows));
 #pragma omp parallel for
     for (int64_t m = 0; m < rows; ++m) {
+      const float* g = got.data() + m * out;
+      const float* t = want.data() + m * out;
       double e = 0, size = 0;
-      for (int64_t n = m * out; n < (m + 1) * out; ++n)
-        e += (static_cast<double>(got[n]) - want[n]) * (static_cast<double>(got[n]) - want[n]), size += static_cast<double>(want[n]) * want[n];
+#pragma omp simd reduction(+ : e, size)
+      for (int n = 0; n < out; ++n) {
+        const double d = static_cast<double>(g[n]) - t[n];
+        e += d * d;
+        size += static_cast<double>(t[n]) * t[n];
+      }
       row_error[m] = size > 0 ? e / size : e;
     }
     double error = 0;  // summed in row order: the same choice on any number of threads
