@@ -1,4 +1,5 @@
 // The shared kernels against direct reference computations (double precision loops).
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -129,6 +130,29 @@ TEST(Kernels, LayerNormAndActivations) {
   l2_normalize_rows(n.data(), 2, 2);
   EXPECT_FLOAT_EQ(n[0], 0.6f);
   EXPECT_EQ(n[2], 0.0f);  // zero rows stay zero, not NaN
+}
+
+TEST(Kernels, SoftmaxMatchesDoublePrecisionAtEveryLengthAndOffset) {
+  // Lengths around the 16-lane blocks and the towers' rows (CLIP's 50 and 77, HTSAT's 64).
+  for (int n : {1, 2, 7, 15, 16, 17, 31, 50, 64, 77, 200}) {
+    for (float offset : {0.0f, 1000.0f, -1000.0f}) {
+      std::vector<float> x = random_vector(static_cast<size_t>(n), static_cast<unsigned>(n));
+      for (float& v : x) v = 4 * v + offset;
+      if (n > 2) x[1] = -INFINITY;  // a masked key
+      std::vector<double> want(x.begin(), x.end());
+      const double m = *std::max_element(want.begin(), want.end());
+      double sum = 0;
+      for (double& v : want) sum += (v = std::exp(v - m));
+      softmax(x.data(), n);
+      double got_sum = 0;
+      for (int i = 0; i < n; ++i) {
+        EXPECT_NEAR(x[i], want[i] / sum, 1e-6) << "n " << n << " offset " << offset << " i " << i;
+        got_sum += x[i];
+      }
+      EXPECT_NEAR(got_sum, 1.0, 1e-5) << "n " << n;
+      if (n > 2) EXPECT_EQ(x[1], 0.0f);
+    }
+  }
 }
 
 }  // namespace
