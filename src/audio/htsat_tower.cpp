@@ -308,10 +308,11 @@ void HtsatTower::fuse(const float* image, int n, float* g) const {
 // GEMMs are already at oneDNN's peak (stage 3's 512x512 at M = 256 tokens: 447 GFLOP/s, at
 // M = 1024: 464), so batching can only save the time two threads spend waiting on each other
 // between a clip's small kernels (window shifts, softmax, norms), which a clip to itself never
-// does. Measured per clip, batch 4 over batch 1 on 2 AVX-512 cores (3 runs each): fp32 1.00-1.02x,
-// bf16 1.04-1.05x, int8 1.03x; clip by clip with the late stages batched, as before: 1.01-1.02x,
-// 1.02x, 0.95-1.00x. Inside the parallel region oneDNN and our loops run their partitions in turn
-// on one thread: the same sums, so a clip's vector is the same as at batch 1.
+// does: batch 4 runs at 96-98 % of twice the one-thread rate, and its gain over batch 1 is what
+// batch 1 loses splitting one clip over two threads (README "Precision": 1.03-1.06x when batch 1
+// scales 1.8-1.9x; clip by clip with the late stages batched, as before: 0.95-1.02x). Inside the
+// parallel region oneDNN and our loops run their partitions in turn on one thread: the same
+// sums, so a clip's vector is the same as at batch 1.
 //
 // Clips left over (fewer than the threads) run on all threads: the early stages clip by clip,
 // the late ones on those clips together. Batched four at a time the first stages fill the cache
