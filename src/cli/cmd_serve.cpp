@@ -222,9 +222,9 @@ int cmd_serve(int argc, char** argv) {
         packed += took + std::string(" (`clipclap pack --model ") + dir + " --precision " + precision_name(precision) +
                   "` once would map them instead)";
       }
-    }
-    else if (precision == Precision::kFp32 && gemm_prefers_packed_layout())
+    } else if (precision == Precision::kFp32 && gemm_prefers_packed_layout()) {
       packed = " (`clipclap pack --model " + dir + "` once would speed up short texts)";
+    }
     if (precision == Precision::kBf16 && !bf16_gemm_native()) packed += " (this CPU has no bf16 GEMM: fp32 speed)";
     std::fprintf(stderr, "loaded %s (%s: %s, %d-d, %s) from %s%s\n", name.c_str(), model_kind_name(m.model->info().kind),
                  capabilities_string(m.model->info().caps).c_str(), m.model->dim(), precision_name(precision), dir.c_str(),

@@ -174,8 +174,8 @@ void add_inplace(float* y, const float* x, int64_t n) {
 
 void softmax(float* x, int n) {
 #if defined(__AVX512F__)
-  // Sixteen lanes for the max and the sum too: HTSAT runs ~100 k rows of 64 per clip, and a
-  // scalar max and sum (each a chain of dependent adds) cost as much as the exps.
+  // Sixteen lanes for the max and the sum too: HTSAT runs ~100 k rows of 64 per clip, and the
+  // scalar max and sum (chains of dependent operations) took more time than the exps.
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   int i = 0;
   for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
