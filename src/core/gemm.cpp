@@ -26,9 +26,9 @@ Result<Linear> load_linear(SafeTensors& w, const std::string& prefix, int in, in
   Linear l;
   l.in = in;
   l.out = out;
-  l.precision = w.gemm_weights()->precision();
   CC_TRY(l.reduced, w.gemm_weights()->reduce(w, prefix + ".weight", in, out, input_norm));
   l.packed = l.reduced.packed;
+  l.precision = l.packed ? Precision::kFp32 : w.gemm_weights()->precision();  // packed: fp32, or kept fp32 by the accuracy guard
   if (has_bias) {
     CC_TRY(Tensor bias, w.get(prefix + ".bias", {out}));
     l.bias = bias.data;

@@ -198,13 +198,31 @@ const void* GemmWeights::keep_weight(const std::string& name, int in, int out, c
 }
 
 Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
-                                                  const LayerNorm* input_norm, const std::vector<int64_t>& stored, bool fp32) {
-  ReducedLinear r;
+                                          const LayerNorm* input_norm, const std::vector<int64_t>& stored, bool fp32) {
   const std::vector<int64_t> shape = stored.empty() ? std::vector<int64_t>{out, in} : stored;
   CC_CHECK(checkpoint.check(name, shape));  // reads nothing: a mapped layer's weight is not even converted
-  const Precision precision = fp32 ? Precision::kFp32 : precision_;
+  const Precision precision = fp32 || kept_fp32_.contains(name) ? Precision::kFp32 : precision_;
+  const std::string key = precision == Precision::kFp32 ? name + " (fp32)" : name;
+  if (auto it = made_.find(key); it != made_.end()) return it->second;
+  ReducedLinear r;
   CC_TRY(bool found, from_file(name, in, out, precision, r));
-  if (found) return r;
+  if (!found) {
+    CC_TRY(r, make(checkpoint, name, in, out, input_norm, shape, precision));
+  }
+  made_[r.packed ? name + " (fp32)" : name] = r;
+  return r;
+}
+
+std::vector<std::string> GemmWeights::reduced_layers() const {
+  std::vector<std::string> names;
+  for (const auto& [key, r] : made_)
+    if (!r.packed) names.push_back(key);
+  return names;
+}
+
+Result<ReducedLinear> GemmWeights::make(SafeTensors& checkpoint, const std::string& name, int in, int out,
+                                        const LayerNorm* input_norm, const std::vector<int64_t>& shape, Precision precision) {
+  ReducedLinear r;
   CC_TRY(Tensor weight, checkpoint.get(name, shape));
   const float* w = weight.data;
   const size_t n_in = static_cast<size_t>(in);
@@ -290,6 +308,15 @@ Result<std::shared_ptr<GemmWeights>> GemmWeights::map(const std::string& path, c
   for (const std::string& name : w->file_->names()) {
     CC_TRY(SafeTensors::Raw raw, w->file_->raw(name));
     w->views_.push_back({name, raw.shape, raw.data, raw.dtype, raw.bytes});
+  }
+  if (auto it = w->metadata().find(kFp32LayersKey); it != w->metadata().end()) {
+    std::set<std::string> kept;
+    for (size_t start = 0; start < it->second.size();) {
+      const size_t comma = std::min(it->second.find(',', start), it->second.size());
+      if (comma > start) kept.insert(it->second.substr(start, comma - start));
+      start = comma + 1;
+    }
+    w->keep_fp32(std::move(kept));
   }
   return w;
 }

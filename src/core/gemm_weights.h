@@ -15,7 +15,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,12 +64,19 @@ class GemmWeights {
   // int8: what the layer norms produced on a calibration pass at fp32 (model/calibration.h),
   // for the layers made from now on.
   void set_calibration(std::shared_ptr<const ActivationSamples> samples) { calibration_ = std::move(samples); }
+  // The layers (checkpoint weight names) made in fp32 from now on, whatever the precision: the
+  // accuracy guard's choice (model/calibration.h). Mapped, the pack file's list.
+  void keep_fp32(std::set<std::string> names) { kept_fp32_ = std::move(names); }
+  const std::set<std::string>& kept_fp32() const { return kept_fp32_; }
+  // The layers made or mapped in the reduced precision so far, by name.
+  std::vector<std::string> reduced_layers() const;
   // The checkpoint weight `name` ([out, in], fp32) in this precision's form: from the file
   // when it has it, else made now. `input_norm`, the layer norm whose output the layer reads, if any,
   // lets int8 shift scale from outlier activation channels into the weights (SmoothQuant; see
   // int8_smoothing in the .cpp for how much, with or without calibration samples).
   // `stored`: the tensor's shape in the checkpoint when it is not [out, in] (a convolution's
-  // [out, C, kh, kw], read as [out, C·kh·kw]). `fp32`: this layer stays exact (packed only).
+  // [out, C, kh, kw], read as [out, C·kh·kw]). `fp32`: this layer stays exact (packed only),
+  // as every kept_fp32 layer does. A layer asked for again is given what was made the first time.
   Result<ReducedLinear> reduce(SafeTensors& checkpoint, const std::string& name, int in, int out,
                                const LayerNorm* input_norm, const std::vector<int64_t>& stored = {}, bool fp32 = false);
 
@@ -83,10 +92,14 @@ class GemmWeights {
   // A bf16 or int8 weight, [out, in] (`bytes` of `plain`), kept in this machine's layout.
   const void* keep_weight(const std::string& name, int in, int out, const void* plain, size_t bytes, const char* dtype,
                           ReducedLinear& r);
+  Result<ReducedLinear> make(SafeTensors& checkpoint, const std::string& name, int in, int out, const LayerNorm* input_norm,
+                             const std::vector<int64_t>& shape, Precision precision);
   Result<bool> from_file(const std::string& name, int in, int out, Precision precision, ReducedLinear& r) const;
 
   Precision precision_;
   std::shared_ptr<const ActivationSamples> calibration_;
+  std::set<std::string> kept_fp32_;
+  std::map<std::string, ReducedLinear> made_;  // by name, and "name (fp32)" for the exact ones
   bool blocked_;  // the bf16 / int8 weights are in reduced_layout (gemm_weights_layout)
   std::unique_ptr<SafeTensors> file_;
   mutable std::deque<std::vector<uint8_t>> owned_;  // deque: element addresses stay stable
@@ -98,6 +111,9 @@ class GemmWeights {
   };
   mutable std::vector<Expanded> expanded_;
 };
+
+// The pack file's metadata key that lists its kept_fp32 layers, comma-separated.
+constexpr const char* kFp32LayersKey = "fp32_layers";
 
 // How this machine's GEMM weights of a precision are laid out, as a pack file records it:
 // kPackedLayout for fp32; for bf16 and int8 reduced_layout(p) (core/gemm.h) where the GEMM

@@ -66,7 +66,7 @@ std::string gemm_weights_path(const std::string& weights_path, Precision precisi
 }
 
 Status write_gemm_weights(const std::string& weights_path, Precision precision, const std::vector<TensorView>& tensors,
-                          const std::string& stamp) {
+                          const std::set<std::string>& fp32_layers, const std::string& stamp) {
   if (file_stamp(weights_path) != stamp) return error(weights_path + ": changed while it was being packed; run again");
   if (tensors.empty()) return error(weights_path + ": no linear weights to pack");
   const std::string path = gemm_weights_path(weights_path, precision);
@@ -77,6 +77,9 @@ Status write_gemm_weights(const std::string& weights_path, Precision precision, 
   std::map<std::string, std::string> meta = {
       {"format", kFormat}, {"precision", precision_name(precision)}, {"source", stamp}, {"layout", gemm_weights_layout(precision)}};
   if (precision == Precision::kInt8) meta["smoothing"] = kInt8Smoothing;
+  std::string kept;
+  for (const std::string& name : fp32_layers) kept += (kept.empty() ? "" : ",") + name;
+  meta[kFp32LayersKey] = kept;
   return write_safetensors(path, ordered, meta);
 }
 
@@ -96,9 +99,10 @@ Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string
   const auto& meta = (*mapped)->metadata();
   auto field = [&](const char* key) { auto it = meta.find(key); return it == meta.end() ? std::string() : it->second; };
   if (field("format") == kFormat && field("precision") == precision_name(precision) &&
-      (field("layout") != gemm_weights_layout(precision) || (precision == Precision::kInt8 && field("smoothing") != kInt8Smoothing))) {
-    // written on a machine whose GEMM reads another layout, or before int8 was calibrated: the
-    // weights are made anew here
+      (field("layout") != gemm_weights_layout(precision) || (precision == Precision::kInt8 && field("smoothing") != kInt8Smoothing) ||
+       !meta.contains(kFp32LayersKey))) {
+    // written on a machine whose GEMM reads another layout, or before int8 was calibrated or
+    // the accuracy guard chose the layers kept in fp32: the weights are made anew here
     weights.set_gemm_weights(std::make_shared<GemmWeights>(precision));
     return Ok{};
   }

@@ -6,6 +6,7 @@
 // same weights are made in memory at load.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,10 +56,11 @@ Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string
 void release_checkpoint_pages(const SafeTensors& weights);
 
 // Writes the bf16 or int8 weights a loaded model made (GemmWeights::tensors of its towers)
-// as the pack file of that precision, atomically.
+// as the pack file of that precision, atomically, with the layers its accuracy guard kept in
+// fp32 (GemmWeights::kept_fp32) named in the metadata.
 // `stamp`: the checkpoint's file_stamp when the model was loaded; a checkpoint changed since is
 // an error, and no file is written.
 Status write_gemm_weights(const std::string& weights_path, Precision precision, const std::vector<TensorView>& tensors,
-                          const std::string& stamp);
+                          const std::set<std::string>& fp32_layers, const std::string& stamp);
 
 }  // namespace cc

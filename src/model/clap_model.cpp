@@ -51,24 +51,36 @@ Result<std::unique_ptr<ClapModel>> ClapModel::load(const std::string& dir, const
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
   if (auto st = attach_packed_weights(m->weights_, prefixes, options); !st.ok()) return in_dir(st.error());
-  auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
-    CC_TRY(HtsatTower tower, HtsatTower::load(m->weights_, tower_config.value()));
-    const size_t per_frame = static_cast<size_t>(tower_config->num_mel_bins) * tower_config->channels();
-    for (const Audio& clip : calibration_clips(pre->sampling_rate)) {
-      CC_TRY(ClipFeatures f, m->clip_features(clip, {}));
-      if (f.windows == 0) continue;
-      const size_t per_window = f.mel.size() / f.windows;
-      for (int w = 0; w < f.windows; ++w)  // one at a time: a batch's clips would run on several threads
-        CC_CHECK(tower.embed(f.mel.data() + w * per_window, 1, static_cast<int>(per_window / per_frame)));
-    }
-    return Ok{};
-  });
-  if (!calibrated.ok()) return in_dir(calibrated.error());
+  if (needs_calibration(m->weights_))
+    if (auto st = m->calibrate(tower_config.value()); !st.ok()) return in_dir(st.error());
   auto tower = HtsatTower::load(m->weights_, tower_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();
   release_checkpoint_pages(m->weights_);
   return m;
+}
+
+// Calibration (model/calibration.h) on the clips' windows, one at a time (a batch's clips would
+// run on several threads, and only the calling thread records).
+Status ClapModel::calibrate(const HtsatConfig& config) {
+  const size_t per_frame = static_cast<size_t>(config.num_mel_bins) * config.channels();
+  std::vector<std::vector<float>> windows;
+  for (const Audio& clip : calibration_clips(features_->config().sampling_rate)) {
+    CC_TRY(ClipFeatures f, clip_features(clip, {}));
+    const size_t per_window = f.windows > 0 ? f.mel.size() / f.windows : 0;
+    for (int w = 0; w < f.windows; ++w)
+      windows.emplace_back(f.mel.begin() + w * per_window, f.mel.begin() + (w + 1) * per_window);
+  }
+  CalibrationInputs inputs;
+  inputs.count = static_cast<int64_t>(windows.size());
+  inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
+    CC_TRY(HtsatTower tower, HtsatTower::load(weights_, config));
+    return embed_runs(items, [](int64_t i) { return i; }, [&](const std::vector<int64_t>& run) {
+      const std::vector<float>& mel = windows[run.front()];
+      return tower.embed(mel.data(), 1, static_cast<int>(mel.size() / per_frame));
+    });
+  };
+  return cc::calibrate(weights_, inputs);
 }
 
 Result<std::vector<double>> ClapModel::at_model_rate(const Audio& clip) const {

@@ -53,6 +53,7 @@ class ClapModel {
 
  private:
   ClapModel() = default;
+  Status calibrate(const HtsatConfig& config);
   // Samples at the clip's rate, `next(buffer, max)` giving up to max at a time (0: the end),
   // through the resampler into the windows. `input_samples`: the clip's length, if known.
   template <class Next>

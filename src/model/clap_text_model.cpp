@@ -22,19 +22,39 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
   if (!weights.ok()) return in_dir(weights.error());
   m->weights_ = std::move(weights).value();
   if (auto st = attach_packed_weights(m->weights_, prefixes, options); !st.ok()) return in_dir(st.error());
-  auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
-    CC_TRY(ClapTextTower tower, ClapTextTower::load(m->weights_, text_config.value()));
-    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_tokens()));
-    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends, {text_config->pad_token_id}, text_config->max_tokens()))
-      CC_CHECK(tower.embed(batch));
-    return Ok{};
-  });
-  if (!calibrated.ok()) return in_dir(calibrated.error());
+  if (needs_calibration(m->weights_))
+    if (auto st = m->calibrate(text_config.value()); !st.ok()) return in_dir(st.error());
   auto tower = ClapTextTower::load(m->weights_, text_config.value());
   if (!tower.ok()) return in_dir(tower.error());
   m->tower_ = std::move(tower).value();
   release_checkpoint_pages(m->weights_);
   return m;
+}
+
+// Calibration (model/calibration.h) on the texts, batch by batch (one length each: the rows of
+// padding would be recorded too).
+Status ClapTextModel::calibrate(const ClapTextConfig& config) {
+  CC_TRY(std::vector<int32_t> ends, tokenizer_.encode("", config.max_tokens()));
+  std::vector<std::vector<int32_t>> texts;
+  std::vector<int64_t> batch_of;
+  const auto batches = calibration_token_ids(config.vocab_size, ends, {config.pad_token_id}, config.max_tokens(),
+                                             calibration_multiple(weights_, "text_model.encoder."));
+  for (size_t b = 0; b < batches.size(); ++b)
+    for (const auto& ids : batches[b]) {
+      texts.push_back(ids);
+      batch_of.push_back(static_cast<int64_t>(b));
+    }
+  CalibrationInputs inputs;
+  inputs.count = static_cast<int64_t>(texts.size());
+  inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
+    CC_TRY(ClapTextTower tower, ClapTextTower::load(weights_, config));
+    return embed_runs(items, [&](int64_t i) { return batch_of[i]; }, [&](const std::vector<int64_t>& run) {
+      std::vector<std::vector<int32_t>> ids;
+      for (int64_t i : run) ids.push_back(texts[i]);
+      return tower.embed(ids);
+    });
+  };
+  return cc::calibrate(weights_, inputs);
 }
 
 Result<std::vector<int32_t>> ClapTextModel::tokenize(const std::string& text, int max_length) const {

@@ -26,6 +26,7 @@ class ClapTextModel {
 
  private:
   ClapTextModel() = default;
+  Status calibrate(const ClapTextConfig& config);
   SafeTensors weights_;
   RobertaTokenizer tokenizer_;
   ClapTextTower tower_;

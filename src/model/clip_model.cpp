@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/file.h"
 #include "core/packed_weights.h"
@@ -53,24 +54,8 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
     return error("model " + dir + ": preprocessor produces " + std::to_string(out[0]) + "x" + std::to_string(out[1]) +
                  " pixels but the vision tower takes " + std::to_string(vision_config->image_size));
 
-  auto calibrated = calibrate_int8(m->weights_, [&]() -> Status {
-    CC_TRY(ClipTextTower text, ClipTextTower::load(m->weights_, text_config.value()));
-    CC_TRY(std::vector<int32_t> ends, m->tokenizer_.encode("", text_config->max_positions));
-    for (const auto& batch : calibration_token_ids(text_config->vocab_size, ends, {}, text_config->max_positions))
-      CC_CHECK(text.embed(batch));
-    CC_TRY(ClipVisionTower vision, ClipVisionTower::load(m->weights_, vision_config.value()));
-    const std::vector<Image> images = calibration_images();
-    for (size_t i = 0; i < images.size(); i += 4) {
-      std::vector<float> pixels;
-      for (size_t j = i; j < std::min(i + 4, images.size()); ++j) {
-        CC_TRY(std::vector<float> p, m->pixel_values(images[j]));
-        pixels.insert(pixels.end(), p.begin(), p.end());
-      }
-      vision.embed(pixels.data(), static_cast<int>(std::min<size_t>(4, images.size() - i)));
-    }
-    return Ok{};
-  });
-  if (!calibrated.ok()) return in_dir(calibrated.error());
+  if (needs_calibration(m->weights_))
+    if (auto st = m->calibrate(text_config.value(), vision_config.value()); !st.ok()) return in_dir(st.error());
   auto text = ClipTextTower::load(m->weights_, text_config.value());
   if (!text.ok()) return in_dir(text.error());
   m->text_ = std::move(text).value();
@@ -81,6 +66,53 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
   if (m->text_.config().projection_dim != m->vision_.config().projection_dim)
     return error("model " + dir + ": text and vision projections differ in size");
   return m;
+}
+
+// Calibration (model/calibration.h) on the texts, batch by batch (one length each), then the
+// images in batches of four.
+Status ClipModel::calibrate(const ClipTextConfig& text_config, const ClipVisionConfig& vision_config) {
+  auto ends = tokenizer_.encode("", text_config.max_positions);
+  if (!ends.ok()) return ends.error();
+  std::vector<std::vector<int32_t>> texts;
+  std::vector<int64_t> text_batch;
+  const auto batches = calibration_token_ids(text_config.vocab_size, ends.value(), {}, text_config.max_positions,
+                                             calibration_multiple(weights_, "text_model.encoder."));
+  for (size_t b = 0; b < batches.size(); ++b)
+    for (const auto& ids : batches[b]) {
+      texts.push_back(ids);
+      text_batch.push_back(static_cast<int64_t>(b));
+    }
+  std::vector<std::vector<float>> images;
+  for (const Image& image : calibration_images()) {
+    auto pixels = pixel_values(image);
+    if (!pixels.ok()) return pixels.error();
+    images.push_back(std::move(pixels).value());
+  }
+  const auto n_texts = static_cast<int64_t>(texts.size());
+  CalibrationInputs inputs;
+  inputs.count = n_texts + static_cast<int64_t>(images.size());
+  inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
+    std::optional<ClipTextTower> text;
+    std::optional<ClipVisionTower> vision;
+    auto group = [&](int64_t i) { return i < n_texts ? text_batch[i] : static_cast<int64_t>(batches.size()) + (i - n_texts) / 4; };
+    return embed_runs(items, group, [&](const std::vector<int64_t>& run) -> Result<Embeddings> {
+      if (run.front() < n_texts) {
+        if (!text) {
+          CC_TRY(text, ClipTextTower::load(weights_, text_config));
+        }
+        std::vector<std::vector<int32_t>> ids;
+        for (int64_t i : run) ids.push_back(texts[i]);
+        return text->embed(ids);
+      }
+      if (!vision) {
+        CC_TRY(vision, ClipVisionTower::load(weights_, vision_config));
+      }
+      std::vector<float> pixels;
+      for (int64_t i : run) pixels.insert(pixels.end(), images[i - n_texts].begin(), images[i - n_texts].end());
+      return vision->embed(pixels.data(), static_cast<int>(run.size()));
+    });
+  };
+  return cc::calibrate(weights_, inputs);
 }
 
 Result<std::vector<int32_t>> ClipModel::tokenize(const std::string& text, int max_length) const {

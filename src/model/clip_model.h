@@ -43,6 +43,7 @@ class ClipModel {
   const GemmWeights* gemm_weights() const { return weights_.gemm_weights(); }
 
  private:
+  Status calibrate(const ClipTextConfig& text_config, const ClipVisionConfig& vision_config);
   ClipModel() = default;
   std::string dir_;
   SafeTensors weights_;

@@ -133,19 +133,36 @@ Result<Embeddings> Embedder::embed_audio(const std::vector<Audio>& clips, const 
   return into_space(clap_->embed_audio(clips, opts));
 }
 
+std::vector<const GemmWeights*> Embedder::all_gemm_weights() const {
+  std::vector<const GemmWeights*> all;
+  for (const GemmWeights* w : {clip_ ? clip_->gemm_weights() : nullptr, clap_ ? clap_->gemm_weights() : nullptr,
+                               clap_text_ ? clap_text_->gemm_weights() : nullptr})
+    if (w) all.push_back(w);
+  return all;
+}
+
 std::vector<TensorView> Embedder::gemm_weight_tensors() const {
   std::vector<TensorView> all;
-  for (const GemmWeights* w : {clip_ ? clip_->gemm_weights() : nullptr, clap_ ? clap_->gemm_weights() : nullptr,
-                                       clap_text_ ? clap_text_->gemm_weights() : nullptr})
-    if (w) all.insert(all.end(), w->tensors().begin(), w->tensors().end());
+  for (const GemmWeights* w : all_gemm_weights()) all.insert(all.end(), w->tensors().begin(), w->tensors().end());
   return all;
 }
 
 bool Embedder::gemm_weights_mapped() const {
-  for (const GemmWeights* w : {clip_ ? clip_->gemm_weights() : nullptr, clap_ ? clap_->gemm_weights() : nullptr,
-                                       clap_text_ ? clap_text_->gemm_weights() : nullptr})
-    if (w && w->mapped()) return true;
+  for (const GemmWeights* w : all_gemm_weights())
+    if (w->mapped()) return true;
   return false;
+}
+
+std::set<std::string> Embedder::fp32_layers() const {
+  std::set<std::string> kept;
+  for (const GemmWeights* w : all_gemm_weights()) kept.insert(w->kept_fp32().begin(), w->kept_fp32().end());
+  return kept;
+}
+
+int Embedder::reduced_layer_count() const {
+  size_t n = 0;
+  for (const GemmWeights* w : all_gemm_weights()) n += w->reduced_layers().size();
+  return static_cast<int>(n);
 }
 
 size_t Embedder::packed_weight_bytes() const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,9 +68,14 @@ class Embedder {
   std::vector<TensorView> gemm_weight_tensors() const;
   // Whether those came from a pack file rather than being made at load.
   bool gemm_weights_mapped() const;
+  // The layers its accuracy guard kept in fp32 (model/calibration.h), and how many run in
+  // precision() (at fp32: none of either).
+  std::set<std::string> fp32_layers() const;
+  int reduced_layer_count() const;
 
  private:
   Embedder() = default;
+  std::vector<const GemmWeights*> all_gemm_weights() const;  // of each of its towers' checkpoints
   Error lacks(const char* modality) const;
   // CLAP's vectors as this model returns them: through W into CLIP's space when it has one.
   Result<Embeddings> into_space(Result<Embeddings> clap_vectors) const;

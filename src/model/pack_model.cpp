@@ -14,7 +14,7 @@ Result<PackedSummary> pack_model(const std::string& dir, Precision precision) {
   const std::string stamp = file_stamp(weights);
   CC_TRY(std::unique_ptr<Embedder> model, Embedder::load(dir, options));
   const std::vector<TensorView> tensors = model->gemm_weight_tensors();
-  CC_CHECK(write_gemm_weights(weights, precision, tensors, stamp));
+  CC_CHECK(write_gemm_weights(weights, precision, tensors, model->fp32_layers(), stamp));
   PackedSummary summary;
   for (const TensorView& t : tensors) {
     summary.tensors += t.name.ends_with(".weight") ? 1 : 0;

@@ -397,7 +397,8 @@ class Server {
     json caps = json::array();
     for (auto [on, name] : {std::pair{info.caps.text, "text"}, std::pair{info.caps.image, "image"}, std::pair{info.caps.audio, "audio"}})
       if (on) caps.push_back(name);
-    return {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()}, {"precision", precision_name(m.model->precision())}};
+    return {{"type", model_kind_name(info.kind)}, {"capabilities", caps}, {"dimension", m.model->dim()}, {"precision", precision_name(m.model->precision())},
+            {"fp32_layers", m.model->fp32_layers().size()}};
   }
 
   json model_list(bool openai) const {
