@@ -15,6 +15,8 @@ own engine's fp32:
 "Weights alone" (transformers, where it runs) rounds only the encoder's linear weights to
 nearest, bf16 or int8 per output channel, with every activation exact: a floor for any method
 that rounds the weights so (int8's smoothing changes which weights are rounded, so for it a guide).
+Each row also says how many of the model's linear layers clipclap's accuracy guard kept in fp32
+(`clipclap embed` reports it; README "Precision").
 Inputs (generated, deterministic): images of random shapes and gradients (PNG), captions from
 templates, sounds of tones, chirps and noise bursts (WAV at the model's sampling rate).
 ONNX Runtime reads the model's onnx/ directory when it has one (the bench models), else the
@@ -23,6 +25,7 @@ checkpoint is exported to a temporary one (fixtures; a fused CLAP is left to cli
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,7 +110,8 @@ def compare(exact, reduced):
 
 
 def clipclap(binary, model, precision, flag, items):
-    out = []
+    """The vectors, and the model's layers the accuracy guard kept in fp32, as "kept/all"."""
+    out, kept = [], "0"
     for i in range(0, len(items), 64):  # the argument list stays short
         cmd = [str(binary), "embed", "--model", str(model), "--precision", precision, "--batch", "8"]
         for item in items[i:i + 64]:
@@ -116,7 +120,9 @@ def clipclap(binary, model, precision, flag, items):
         if run.returncode != 0:
             sys.exit(f"{' '.join(cmd[:8])}: {run.stderr.strip()}")
         out += [json.loads(line)["embedding"] for line in run.stdout.splitlines()]
-    return np.array(out)
+        said = re.search(r"(\d+) of (\d+) linear layers kept in fp32", run.stderr)
+        kept = f"{said[1]}/{said[2]}" if said else kept
+    return np.array(out), kept
 
 
 def ort_sessions(onnx_file: Path):
@@ -250,9 +256,11 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
     for tower in towers:
         flag = {"image": "--image", "text": "--text", "audio": "--audio"}[tower]
         items_in = inputs[tower] if tower != "audio" else audio_inputs(model, inputs, items, work)
-        vec = {p: clipclap(binary, model, p, flag, items_in) for p in ("fp32", "bf16", "int8")}
+        ran = {p: clipclap(binary, model, p, flag, items_in) for p in ("fp32", "bf16", "int8")}
+        vec = {p: v for p, (v, _) in ran.items()}
         row = {"model": str(model), "tower": tower, "items": len(items_in),
-               "clipclap_bf16": compare(vec["fp32"], vec["bf16"]), "clipclap_int8": compare(vec["fp32"], vec["int8"])}
+               "clipclap_bf16": compare(vec["fp32"], vec["bf16"]), "clipclap_int8": compare(vec["fp32"], vec["int8"]),
+               "fp32_layers_bf16": ran["bf16"][1], "fp32_layers_int8": ran["int8"][1]}
         onnx_file = onnx_dir / {"image": "vision.onnx", "text": "text.onnx", "audio": "audio.onnx"}[tower]
         run_ort = onnx_file.exists() and not (clap and tower == "text")
         run_torch = not (clap and tower == "audio" and config["audio_config"].get("enable_fusion"))
@@ -272,7 +280,8 @@ def study(model: Path, binary: Path, inputs, items: int, work: Path):
               + (f" | ORT int8 {fmt(row['ort_int8'])}" if "ort_int8" in row else "")
               + (f" | torch bf16 {fmt(row['torch_bf16'])}" if "torch_bf16" in row else "")
               + (f" | weights alone: bf16 min {row['weights_alone_bf16']['min_cos']:.5f}, "
-                 f"int8 min {row['weights_alone_int8']['min_cos']:.5f}" if "weights_alone_bf16" in row else ""), flush=True)
+                 f"int8 min {row['weights_alone_int8']['min_cos']:.5f}" if "weights_alone_bf16" in row else "")
+              + f" | layers kept fp32 (model): bf16 {row['fp32_layers_bf16']}, int8 {row['fp32_layers_int8']}", flush=True)
     return results
 
 

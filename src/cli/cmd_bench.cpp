@@ -107,6 +107,7 @@ Status bench_clip(const std::string& dir, const WeightOptions& options, const st
   report["copied_weight_mib"] = m.copied_weight_bytes() / 1048576.0;
   report["packed_weight_mib"] = m.packed_weight_bytes() / 1048576.0;
   report["packed_weights_mapped"] = m.gemm_weights() && m.gemm_weights()->mapped();  // else made at load
+  report["fp32_layers"] = m.gemm_weights() ? m.gemm_weights()->kept_fp32().size() : 0;  // the accuracy guard's
   report["rss_after_load_mib"] = proc_status_mib("VmRSS");
   report["results"] = nlohmann::json::array();
   for (int b : batches) {
@@ -142,6 +143,7 @@ Status bench_clap(const std::string& dir, const WeightOptions& options, const st
   report["copied_weight_mib"] = 0.0;
   report["packed_weight_mib"] = m.packed_weight_bytes() / 1048576.0;
   report["packed_weights_mapped"] = m.gemm_weights() && m.gemm_weights()->mapped();  // else made at load
+  report["fp32_layers"] = m.gemm_weights() ? m.gemm_weights()->kept_fp32().size() : 0;  // the accuracy guard's
   report["rss_after_load_mib"] = proc_status_mib("VmRSS");
   const auto wav = test_wav();
   auto clip = decode_audio(wav.data(), wav.size());
@@ -240,6 +242,8 @@ int cmd_bench(int argc, char** argv) {
               report["packed_weight_mib"].get<double>(), report["copied_weight_mib"].get<double>(),
               report["rss_after_load_mib"].get<double>(),
               report["peak_rss_mib"].get<double>());
+  if (const int kept = report["fp32_layers"].get<int>(); kept > 0)
+    std::printf("%d linear layers kept in fp32 for accuracy (README \"Precision\")\n", kept);
   if (clap)
     std::printf("10-s 44.1 kHz stereo WAV: decode %.2f ms, resample %.2f ms, log-mel features %.2f ms = %.1f %% of the "
                 "tower at batch 1 (all three: %.1f %%)\n",

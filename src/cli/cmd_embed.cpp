@@ -145,6 +145,8 @@ int cmd_embed(int argc, char** argv) {
   auto loaded = Embedder::load(dir.value(), weight_options);
   if (!loaded.ok()) return fail(loaded.error().message, 1);
   Embedder& model = *loaded.value();
+  if (const std::string kept = model.fp32_layers_summary(); !kept.empty())  // README "Precision": the accuracy guard
+    std::fprintf(stderr, "clipclap embed: %s: %s\n", precision_name(precision.value()), kept.c_str());
   if (args->has("projection"))
     if (auto st = model.attach_projection(args->get("projection")); !st.ok()) return fail(st.error().message, 1);
   PrepareOptions prepare;

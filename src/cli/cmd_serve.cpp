@@ -226,9 +226,7 @@ int cmd_serve(int argc, char** argv) {
       packed = " (`clipclap pack --model " + dir + "` once would speed up short texts)";
     }
     if (precision == Precision::kBf16 && !bf16_gemm_native()) packed += " (this CPU has no bf16 GEMM: fp32 speed)";
-    if (const size_t kept = m.model->fp32_layers().size(); kept > 0)
-      packed += "; " + std::to_string(kept) + " of " + std::to_string(kept + m.model->reduced_layer_count()) +
-                " linear layers kept in fp32 for accuracy";
+    if (const std::string kept = m.model->fp32_layers_summary(); !kept.empty()) packed += "; " + kept;
     std::fprintf(stderr, "loaded %s (%s: %s, %d-d, %s) from %s%s\n", name.c_str(), model_kind_name(m.model->info().kind),
                  capabilities_string(m.model->info().caps).c_str(), m.model->dim(), precision_name(precision), dir.c_str(),
                  packed.c_str());

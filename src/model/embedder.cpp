@@ -165,6 +165,12 @@ int Embedder::reduced_layer_count() const {
   return static_cast<int>(n);
 }
 
+std::string Embedder::fp32_layers_summary() const {
+  const size_t kept = fp32_layers().size();
+  if (kept == 0) return "";
+  return std::to_string(kept) + " of " + std::to_string(kept + reduced_layer_count()) + " linear layers kept in fp32 for accuracy";
+}
+
 size_t Embedder::packed_weight_bytes() const {
   return (clip_ ? clip_->packed_weight_bytes() : 0) + (clap_ ? clap_->packed_weight_bytes() : 0) +
          (clap_text_ ? clap_text_->packed_weight_bytes() : 0);

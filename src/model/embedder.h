@@ -72,6 +72,8 @@ class Embedder {
   // precision() (at fp32: none of either).
   std::set<std::string> fp32_layers() const;
   int reduced_layer_count() const;
+  // "13 of 24 linear layers kept in fp32 for accuracy", or "" when the guard kept none.
+  std::string fp32_layers_summary() const;
 
  private:
   Embedder() = default;
