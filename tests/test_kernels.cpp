@@ -150,7 +150,9 @@ TEST(Kernels, SoftmaxMatchesDoublePrecisionAtEveryLengthAndOffset) {
         got_sum += x[i];
       }
       EXPECT_NEAR(got_sum, 1.0, 1e-5) << "n " << n;
-      if (n > 2) EXPECT_EQ(x[1], 0.0f);
+      if (n > 2) {
+        EXPECT_EQ(x[1], 0.0f);
+      }
     }
   }
 }

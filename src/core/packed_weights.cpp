@@ -6,6 +6,8 @@
 #include <deque>
 #include <filesystem>
 
+#include <malloc.h>
+
 #include "core/file.h"
 #include "core/gemm.h"
 
@@ -59,6 +61,9 @@ void release_checkpoint_pages(const SafeTensors& weights) {
   if (!weights.gemm_weights() || weights.gemm_weights()->mapped()) return;
   weights.release_pages();
   weights.gemm_weights()->set_calibration(nullptr);
+  // The calibration passes' buffers are free by now, but glibc keeps freed heap pages (its
+  // mmap threshold rises to the size of the blocks freed): ~40 MiB of RSS on CLIP ViT-B/32.
+  malloc_trim(0);
 }
 
 std::string gemm_weights_path(const std::string& weights_path, Precision precision) {

@@ -103,14 +103,15 @@ Status calibrate(SafeTensors& weights, const CalibrationInputs& inputs) {
   if (!got.ok()) return got.error().context(what);
   std::vector<double> err = errors(got.value(), want, all);
   const double allowed = 1 - (precision == Precision::kBf16 ? kBf16Guard : kInt8Guard);
-  if (worst(err) <= allowed) return Ok{};
-  auto kept = layers_to_keep(*reduced, inputs, want, std::move(err), allowed / kGuardAim);
-  if (!kept.ok()) return kept.error().context(what);
-  // made anew with the choice: the search made every layer in both forms
-  auto chosen = std::make_shared<GemmWeights>(precision);
-  if (precision == Precision::kInt8) chosen->set_calibration(samples);
-  chosen->keep_fp32(std::move(kept).value());
-  weights.set_gemm_weights(std::move(chosen));
+  if (worst(err) > allowed) {
+    auto kept = layers_to_keep(*reduced, inputs, want, std::move(err), allowed / kGuardAim);
+    if (!kept.ok()) return kept.error().context(what);
+    // made anew with the choice: the search made every layer in both forms
+    auto chosen = std::make_shared<GemmWeights>(precision);
+    if (precision == Precision::kInt8) chosen->set_calibration(samples);
+    chosen->keep_fp32(std::move(kept).value());
+    weights.set_gemm_weights(std::move(chosen));
+  }
   return Ok{};
 }
 
