@@ -53,7 +53,7 @@ Status attach_packed_weights(SafeTensors& weights, const std::vector<std::string
 
 // After the towers loaded: when the GEMM's weights were made in memory, what making them took
 // is let go: the checkpoint pages read (MappedFile::release_pages), int8's calibration samples,
-// and the heap pages the calibration passes freed.
+// and (bf16, int8) the heap pages the calibration passes freed.
 void release_checkpoint_pages(const SafeTensors& weights);
 
 // Writes the bf16 or int8 weights a loaded model made (GemmWeights::tensors of its towers)

@@ -74,13 +74,13 @@ Status ClipModel::calibrate(const ClipTextConfig& text_config, const ClipVisionC
   auto ends = tokenizer_.encode("", text_config.max_positions);
   if (!ends.ok()) return ends.error();
   std::vector<std::vector<int32_t>> texts;
-  std::vector<int64_t> text_batch;
+  std::vector<int64_t> batch_of;
   const auto batches = calibration_token_ids(text_config.vocab_size, ends.value(), {}, text_config.max_positions,
                                              calibration_multiple(weights_, "text_model.encoder."));
   for (size_t b = 0; b < batches.size(); ++b)
     for (const auto& ids : batches[b]) {
       texts.push_back(ids);
-      text_batch.push_back(static_cast<int64_t>(b));
+      batch_of.push_back(static_cast<int64_t>(b));
     }
   std::vector<std::vector<float>> images;
   for (const Image& image : calibration_images()) {
@@ -94,7 +94,7 @@ Status ClipModel::calibrate(const ClipTextConfig& text_config, const ClipVisionC
   inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
     std::optional<ClipTextTower> text;
     std::optional<ClipVisionTower> vision;
-    auto group = [&](int64_t i) { return i < n_texts ? text_batch[i] : static_cast<int64_t>(batches.size()) + (i - n_texts) / 4; };
+    auto group = [&](int64_t i) { return i < n_texts ? batch_of[i] : static_cast<int64_t>(batches.size()) + (i - n_texts) / 4; };
     return embed_runs(items, group, [&](const std::vector<int64_t>& run) -> Result<Embeddings> {
       if (run.front() < n_texts) {
         if (!text) {
