@@ -209,7 +209,7 @@ Result<ReducedLinear> GemmWeights::reduce(SafeTensors& checkpoint, const std::st
   if (!found) {
     CC_TRY(r, make(checkpoint, name, in, out, input_norm, shape, precision));
   }
-  made_[r.packed ? name + " (fp32)" : name] = r;
+  made_[key] = r;
   return r;
 }
 
@@ -313,7 +313,8 @@ Result<std::shared_ptr<GemmWeights>> GemmWeights::map(const std::string& path, c
     std::set<std::string> kept;
     for (size_t start = 0; start < it->second.size();) {
       const size_t comma = std::min(it->second.find(',', start), it->second.size());
-      if (comma > start) kept.insert(it->second.substr(start, comma - start));
+      const std::string name = it->second.substr(start, comma - start);
+      if (w->file_->contains(name)) kept.insert(name);  // a bundle's file lists every tower's; this map has some
       start = comma + 1;
     }
     w->keep_fp32(std::move(kept));
