@@ -50,6 +50,51 @@ TEST(Cli, BadInputNamesItAndFailsWithoutPartialOutput) {
   std::remove(out.c_str());
 }
 
+// Files are decoded several at a time: the output, and the errors, stay in input order.
+TEST(Cli, ManyFilesGiveTheSameLinesAndErrorsInInputOrder) {
+  std::string images, audio;
+  for (const char* f : {"photo_420.jpg", "gray.jpg", "rgba.png", "palette8.bmp", "odd_7x5.png", "still.webp"})
+    images += std::string(" --image ") + test::fixture("images/") + f;
+  auto all = run(kModel + images);
+  ASSERT_EQ(all.code, 0);
+  EXPECT_EQ(run(kModel + images).out, all.out);
+  std::string one_by_one;
+  for (const char* f : {"photo_420.jpg", "gray.jpg", "rgba.png", "palette8.bmp", "odd_7x5.png", "still.webp"}) {
+    auto r = run(kModel + " --image " + test::fixture("images/") + f);
+    ASSERT_EQ(r.code, 0) << f;
+    one_by_one += r.out;
+  }
+  std::istringstream a(all.out), b(one_by_one);
+  size_t rows = 0;
+  for (std::string x, y; std::getline(a, x) && std::getline(b, y); ++rows) {
+    const auto got = nlohmann::json::parse(x)["embedding"].get<std::vector<float>>();
+    const auto alone = nlohmann::json::parse(y)["embedding"].get<std::vector<float>>();
+    EXPECT_EQ(nlohmann::json::parse(x)["index"], rows);
+    EXPECT_GE(test::cosine(got.data(), alone), test::kMinCosine) << rows;
+  }
+  EXPECT_EQ(rows, 6u);
+
+  for (const char* f : {"tone_48k_pcm16.wav", "chirp_44k.flac", "noise_16k.ogg", "mp3_44k.mp3"})
+    audio += std::string(" --audio ") + test::fixture("audio/") + f;
+  const std::string clap = "embed --model " + test::fixture("models/clap-tiny-a");
+  auto clips = run(clap + audio);
+  ASSERT_EQ(clips.code, 0);
+  EXPECT_EQ(run(clap + audio).out, clips.out);
+
+  auto bad = run(clap + " --audio /nonexistent/a.wav" + audio + " --audio " + test::fixture("images/gray.jpg") +
+                 " --audio /nonexistent/b.wav", true);
+  EXPECT_EQ(bad.code, 1);
+  const size_t first = bad.out.find("input 0 (--audio): "), second = bad.out.find("input 5 (--audio): "),
+               third = bad.out.find("input 6 (--audio): ");
+  ASSERT_NE(first, std::string::npos) << bad.out;
+  ASSERT_NE(second, std::string::npos) << bad.out;
+  ASSERT_NE(third, std::string::npos) << bad.out;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(bad.out.find("gray.jpg"), std::string::npos) << bad.out;
+  EXPECT_EQ(bad.out.find("input 1 "), std::string::npos) << bad.out;
+}
+
 TEST(Cli, EmbedsAudioWithADeterministicLongAudioMode) {
   const auto ref = test::fixture_json("reference/clap-tiny-a.json");
   nlohmann::json want;

@@ -9,11 +9,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "core/embeddings.h"
 #include "core/file.h"
+#include "core/threads.h"
 #include "train/datasets.h"
 #include "vision/decode_image.h"
 
@@ -120,13 +122,13 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
                                        const std::vector<std::string>& names, const std::vector<std::string>& modalities,
                                        const PrepareOptions& prepare, int batch) {
   std::vector<FileEmbedding> out(n);
-  CallInputs call(n);  // every file without an error goes to the towers
   const Capabilities caps = model.info().caps;
-  for (size_t i = 0; i < n; ++i) {
+  std::vector<std::optional<PreparedItem>> prepared(n);
+  for_each_item(n, [&](size_t i) {  // several files at a time: decoding is serial inside
     auto bytes = read(i);
     if (!bytes.ok()) {
       out[i].error = bytes.error().message;
-      continue;
+      return;
     }
     std::string modality = modalities[i];
     if (modality.empty())
@@ -137,21 +139,16 @@ std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const st
     const bool embeds = modality == "image" ? caps.image : modality == "audio" ? caps.audio : caps.image || caps.audio;
     if (!embeds) {
       out[i].error = names[i] + ": " + modality + ", which this model (" + model_kind_name(model.info().kind) + ") does not embed";
-      continue;
+      return;
     }
-    if (modality == "video") {
-      auto video = prepare_video(model, bytes->data(), bytes->size(), prepare);
-      if (video.ok()) call.add(i, std::move(video).value());
-      else out[i].error = video.error().context(names[i]).message;
-      continue;
-    }
-    auto in = prepare_encoded(model, modality == "image" ? Modality::kImage : Modality::kAudio, bytes->data(), bytes->size(), prepare);
-    if (!in.ok()) {
-      out[i].error = in.error().context(names[i]).message;
-      continue;
-    }
-    call.add(i, std::move(in).value());
-  }
+    const Modality m = modality == "image" ? Modality::kImage : modality == "audio" ? Modality::kAudio : Modality::kVideo;
+    auto item = prepare_file(model, m, bytes->data(), bytes->size(), prepare);
+    if (item.ok()) prepared[i] = std::move(item).value();
+    else out[i].error = item.error().context(names[i]).message;
+  });
+  CallInputs call(n);  // every file without an error goes to the towers
+  for (size_t i = 0; i < n; ++i)
+    if (prepared[i]) call.add(i, std::move(*prepared[i]));
   std::vector<PreparedInput> inputs = call.take_tower_inputs();
   auto vectors = embed_prepared(model, inputs, batch);
   auto embedded = vectors.ok() ? call.item_vectors(vectors.value(), prepare.video.audio_weight)

@@ -36,6 +36,7 @@ struct FileEmbedding {
 // Embeds files whose bytes `read(i)` gives, named `names[i]` in errors, as `modalities[i]`
 // ("image", "audio", "video", or "" to sniff: an image format is an image, a container with a
 // video stream a video, anything else audio). A failure is that file's error, never the batch's.
+// Files are read and decoded several at a time: `read` is called from more than one thread.
 // The manifest job and the Python package's Ray actors embed through this.
 std::vector<FileEmbedding> embed_files(const Embedder& model, size_t n, const std::function<Result<std::vector<uint8_t>>(size_t)>& read,
                                        const std::vector<std::string>& names, const std::vector<std::string>& modalities,

@@ -149,6 +149,20 @@ void CallInputs::add(size_t item, PreparedInput input) {
 
 void CallInputs::add(size_t item, PreparedVideo video) { videos_.emplace_back(item, std::move(video)); }
 
+void CallInputs::add(size_t item, PreparedItem prepared) {
+  std::visit([&](auto& p) { add(item, std::move(p)); }, prepared);
+}
+
+Result<PreparedItem> prepare_file(const Embedder& model, Modality modality, const uint8_t* data, size_t size,
+                                  const PrepareOptions& options) {
+  if (modality == Modality::kVideo) {
+    CC_TRY(PreparedVideo video, prepare_video(model, data, size, options));
+    return PreparedItem(std::move(video));
+  }
+  CC_TRY(PreparedInput input, prepare_encoded(model, modality, data, size, options));
+  return PreparedItem(std::move(input));
+}
+
 std::vector<PreparedInput> CallInputs::take_tower_inputs() {
   std::vector<PreparedInput> all = std::move(inputs_);
   video_first_.clear();

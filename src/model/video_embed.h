@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "model/batch_embed.h"
@@ -47,6 +48,13 @@ struct PreparedVideo {
 // Decodes and prepares a video (limits and rates from options.video; audio limits and the
 // long-audio mode from options as for any clip).
 Result<PreparedVideo> prepare_video(const Embedder& model, const uint8_t* data, size_t size, const PrepareOptions& options);
+
+// What one item of a call becomes before the towers: an input, or a video.
+using PreparedItem = std::variant<PreparedInput, PreparedVideo>;
+
+// An encoded file of `modality` (image, audio or video) as one item.
+Result<PreparedItem> prepare_file(const Embedder& model, Modality modality, const uint8_t* data, size_t size,
+                                  const PrepareOptions& options);
 
 struct VideoEmbedding {
   std::vector<float> pooled;
@@ -84,6 +92,7 @@ class CallInputs {
   explicit CallInputs(size_t items) : input_of_(items, kNone) {}
   void add(size_t item, PreparedInput input);
   void add(size_t item, PreparedVideo video);
+  void add(size_t item, PreparedItem prepared);
   const std::vector<std::pair<size_t, PreparedVideo>>& videos() const { return videos_; }  // item, video
 
   // Everything the towers take, in the order item_vectors expects (once: the inputs move out).

@@ -160,16 +160,17 @@ class Model {
   }
 
  private:
-  // Prepares every item (the first failure, named by its label, is raised) and embeds them in
-  // batches, without the GIL.
+  // Prepares every item, several at a time (the first failure, named by its label, is raised),
+  // and embeds them in batches, without the GIL.
   template <class Prepare>
   Vectors run(size_t n, const std::vector<std::string>& labels, Prepare prepare) {
     auto vectors = without_gil([&]() -> Result<std::vector<std::vector<float>>> {
+      std::vector<Result<PreparedInput>> prepared(n, Result<PreparedInput>(error("not prepared", ErrorKind::kInternal)));
+      for_each_item(n, [&](size_t i) { prepared[i] = prepare(i); });
       std::vector<PreparedInput> inputs;
       for (size_t i = 0; i < n; ++i) {
-        auto in = prepare(i);
-        if (!in.ok()) return in.error().context(i < labels.size() ? labels[i] : "item " + std::to_string(i));
-        inputs.push_back(std::move(in).value());
+        if (!prepared[i].ok()) return prepared[i].error().context(i < labels.size() ? labels[i] : "item " + std::to_string(i));
+        inputs.push_back(std::move(prepared[i]).value());
       }
       return embed_prepared(*model_, inputs, batch_);
     });
