@@ -175,8 +175,9 @@ int cmd_embed(int argc, char** argv) {
   }
 
   // Read and check every input first, several at a time (decoding and resampling are serial
-  // inside; README "Speed"), then report failures in input order. A video's frames and
-  // soundtrack segments go after the other inputs, and are combined again once embedded.
+  // inside; README "Bulk embedding from the command line"), then report failures in input
+  // order. A video's frames and soundtrack segments go after the other inputs, and are
+  // combined again once embedded.
   std::vector<Result<PreparedItem>> prepared(inputs.size(), Result<PreparedItem>(error("not prepared", ErrorKind::kInternal)));
   for_each_item(inputs.size(), [&](size_t i) {
     const std::string& m = inputs[i].first;  // not a structured binding: clang 14 cannot capture those
