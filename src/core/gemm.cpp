@@ -12,11 +12,9 @@
 #include <vector>
 
 #include <dnnl.hpp>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 #include "core/scratch.h"
+#include "core/simd.h"
 
 namespace cc {
 

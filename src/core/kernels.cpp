@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "core/activation_samples.h"
+#include "core/simd.h"
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
 // glibc's libmvec: 16-lane expf and erff (within 4 ulp). Scalar expf/erff dominated the
 // softmax and GELU of HTSAT's window attention (about 20 M calls per 10-s clip).
 extern "C" __m512 _ZGVeN16v_expf(__m512);
