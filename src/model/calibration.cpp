@@ -33,17 +33,15 @@ std::vector<double> errors(const Embeddings& got, const Embeddings& want, const 
 
 double worst(const std::vector<double>& e) { return e.empty() ? 0.0 : *std::max_element(e.begin(), e.end()); }
 
-// The accuracy guard: which layers to keep in fp32 so that no calibration input is further
-// than `allowed` (1 - cos) from its fp32 vector `want`. `err` is each input's error with every
-// layer reduced. Each round takes the worst inputs, ranks the layers still reduced by what
-// each alone (every other layer fp32) costs them, keeps layers in that order until those
-// inputs are within `allowed`, then checks every input again.
-Result<std::set<std::string>> layers_to_keep(GemmWeights& reduced, const CalibrationInputs& inputs, const Embeddings& want,
-                                             std::vector<double> err, double allowed) {
+// The accuracy guard: which layers to keep in fp32 so that no calibration input (`all` of
+// them) is further than `allowed` (1 - cos) from its fp32 vector `want`. `err` is each input's
+// error with every layer reduced. Each round takes the worst inputs, ranks the layers still
+// reduced by what each alone (every other layer fp32) costs them, keeps layers in that order
+// until those inputs are within `allowed`, then checks every input again.
+Result<std::set<std::string>> layers_to_keep(GemmWeights& reduced, const CalibrationInputs& inputs, const std::vector<int64_t>& all,
+                                             const Embeddings& want, std::vector<double> err, double allowed) {
   constexpr size_t kWorstInputs = 16;
   const std::vector<std::string> layers = reduced.reduced_layers();
-  std::vector<int64_t> all(static_cast<size_t>(inputs.count));
-  std::iota(all.begin(), all.end(), 0);
   std::set<std::string> kept;
   while (worst(err) > allowed && kept.size() < layers.size()) {
     std::vector<int64_t> inputs_worst = all;
@@ -104,7 +102,7 @@ Status calibrate(SafeTensors& weights, const CalibrationInputs& inputs) {
   std::vector<double> err = errors(got.value(), want, all);
   const double allowed = 1 - (precision == Precision::kBf16 ? kBf16Guard : kInt8Guard);
   if (worst(err) > allowed) {
-    auto kept = layers_to_keep(*reduced, inputs, want, std::move(err), allowed / kGuardAim);
+    auto kept = layers_to_keep(*reduced, inputs, all, want, std::move(err), allowed / kGuardAim);
     if (!kept.ok()) return kept.error().context(what);
     // made anew with the choice: the search made every layer in both forms
     auto chosen = std::make_shared<GemmWeights>(precision);
@@ -166,6 +164,19 @@ std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, 
     if (!ids.empty()) batches[i % lengths].push_back(std::move(ids));
   }
   return batches;
+}
+
+CalibrationTexts calibration_texts(int vocab, const std::vector<int32_t>& ends, const std::vector<int32_t>& specials,
+                                   int max_tokens, int multiple) {
+  CalibrationTexts texts;
+  for (auto& batch : calibration_token_ids(vocab, ends, specials, max_tokens, multiple)) {
+    for (auto& ids : batch) {
+      texts.ids.push_back(std::move(ids));
+      texts.batch.push_back(texts.batches);
+    }
+    ++texts.batches;
+  }
+  return texts;
 }
 
 std::vector<Image> calibration_images() {

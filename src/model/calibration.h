@@ -70,6 +70,15 @@ constexpr int kCalibrationSequences = 256, kCalibrationLengths = 18;
 std::vector<std::vector<std::vector<int32_t>>> calibration_token_ids(int vocab, const std::vector<int32_t>& ends,
                                                                      const std::vector<int32_t>& specials, int max_tokens,
                                                                      int multiple = 1);
+// The same sequences in one list, each with the index of its batch (for embed_runs: a group
+// of one length).
+struct CalibrationTexts {
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<int64_t> batch;
+  int64_t batches = 0;
+};
+CalibrationTexts calibration_texts(int vocab, const std::vector<int32_t>& ends, const std::vector<int32_t>& specials,
+                                   int max_tokens, int multiple);
 // 64 images of 96x96: smooth colour fields, some with hard-edged boxes, some with noise.
 std::vector<Image> calibration_images();
 // 4 clips of 10 s at `rate`: noise under an envelope, a chord, clicks, a chirp broken by silence.

@@ -35,22 +35,15 @@ Result<std::unique_ptr<ClapTextModel>> ClapTextModel::load(const std::string& di
 // padding would be recorded too).
 Status ClapTextModel::calibrate(const ClapTextConfig& config) {
   CC_TRY(std::vector<int32_t> ends, tokenizer_.encode("", config.max_tokens()));
-  std::vector<std::vector<int32_t>> texts;
-  std::vector<int64_t> batch_of;
-  const auto batches = calibration_token_ids(config.vocab_size, ends, {config.pad_token_id}, config.max_tokens(),
-                                             calibration_multiple(weights_, "text_model.encoder."));
-  for (size_t b = 0; b < batches.size(); ++b)
-    for (const auto& ids : batches[b]) {
-      texts.push_back(ids);
-      batch_of.push_back(static_cast<int64_t>(b));
-    }
+  const CalibrationTexts texts = calibration_texts(config.vocab_size, ends, {config.pad_token_id}, config.max_tokens(),
+                                                   calibration_multiple(weights_, "text_model.encoder."));
   CalibrationInputs inputs;
-  inputs.count = static_cast<int64_t>(texts.size());
+  inputs.count = static_cast<int64_t>(texts.ids.size());
   inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
     CC_TRY(ClapTextTower tower, ClapTextTower::load(weights_, config));
-    return embed_runs(items, [&](int64_t i) { return batch_of[i]; }, [&](const std::vector<int64_t>& run) {
+    return embed_runs(items, [&](int64_t i) { return texts.batch[i]; }, [&](const std::vector<int64_t>& run) {
       std::vector<std::vector<int32_t>> ids;
-      for (int64_t i : run) ids.push_back(texts[i]);
+      for (int64_t i : run) ids.push_back(texts.ids[i]);
       return tower.embed(ids);
     });
   };

@@ -73,35 +73,28 @@ Result<std::unique_ptr<ClipModel>> ClipModel::load(const std::string& dir, const
 Status ClipModel::calibrate(const ClipTextConfig& text_config, const ClipVisionConfig& vision_config) {
   auto ends = tokenizer_.encode("", text_config.max_positions);
   if (!ends.ok()) return ends.error();
-  std::vector<std::vector<int32_t>> texts;
-  std::vector<int64_t> batch_of;
-  const auto batches = calibration_token_ids(text_config.vocab_size, ends.value(), {}, text_config.max_positions,
-                                             calibration_multiple(weights_, "text_model.encoder."));
-  for (size_t b = 0; b < batches.size(); ++b)
-    for (const auto& ids : batches[b]) {
-      texts.push_back(ids);
-      batch_of.push_back(static_cast<int64_t>(b));
-    }
+  const CalibrationTexts texts = calibration_texts(text_config.vocab_size, ends.value(), {}, text_config.max_positions,
+                                                   calibration_multiple(weights_, "text_model.encoder."));
   std::vector<std::vector<float>> images;
   for (const Image& image : calibration_images()) {
     auto pixels = pixel_values(image);
     if (!pixels.ok()) return pixels.error();
     images.push_back(std::move(pixels).value());
   }
-  const auto n_texts = static_cast<int64_t>(texts.size());
+  const auto n_texts = static_cast<int64_t>(texts.ids.size());
   CalibrationInputs inputs;
   inputs.count = n_texts + static_cast<int64_t>(images.size());
   inputs.embed = [&](const std::vector<int64_t>& items) -> Result<Embeddings> {
     std::optional<ClipTextTower> text;
     std::optional<ClipVisionTower> vision;
-    auto group = [&](int64_t i) { return i < n_texts ? batch_of[i] : static_cast<int64_t>(batches.size()) + (i - n_texts) / 4; };
+    auto group = [&](int64_t i) { return i < n_texts ? texts.batch[i] : texts.batches + (i - n_texts) / 4; };
     return embed_runs(items, group, [&](const std::vector<int64_t>& run) -> Result<Embeddings> {
       if (run.front() < n_texts) {
         if (!text) {
           CC_TRY(text, ClipTextTower::load(weights_, text_config));
         }
         std::vector<std::vector<int32_t>> ids;
-        for (int64_t i : run) ids.push_back(texts[i]);
+        for (int64_t i : run) ids.push_back(texts.ids[i]);
         return text->embed(ids);
       }
       if (!vision) {
